@@ -1,0 +1,74 @@
+"""The local runner: serves every deployment of prefect.yaml from this process (the embedded default).
+
+prefect.yaml stays the one place where deployments are described: `prefect deploy --all` registers them
+on a server with work pools, and this runner reads the same file and serves them with `prefect.serve`,
+schedules and event triggers included, so a contractor's edit takes effect in both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PREFECT_YAML = PROJECT_DIR / "prefect.yaml"
+
+
+def read_deployment_specs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
+    """The `deployments:` entries of prefect.yaml."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    specs = data.get("deployments") or []
+    if not isinstance(specs, list):
+        raise ValueError(f"{path}: `deployments` must be a list")
+    return specs
+
+
+def _schedules(spec: dict[str, Any]) -> list[Any]:
+    from prefect.schedules import Cron, Interval
+
+    schedules = []
+    for item in spec.get("schedules") or []:
+        active = bool(item.get("active", True))
+        if "cron" in item:
+            schedules.append(Cron(item["cron"], timezone=item.get("timezone"), active=active))
+        elif "interval" in item:
+            schedules.append(
+                Interval(dt.timedelta(seconds=float(item["interval"])), timezone=item.get("timezone"), active=active)
+            )
+    return schedules
+
+
+def build_runner_deployments(path: Path = PREFECT_YAML, names: list[str] | None = None) -> list[Any]:
+    """RunnerDeployments for the entries of prefect.yaml (all, or those named)."""
+    from prefect.events import DeploymentEventTrigger
+    from prefect.flows import load_flow_from_entrypoint
+
+    deployments = []
+    for spec in read_deployment_specs(path):
+        if names and spec["name"] not in names:
+            continue
+        flow: Any = load_flow_from_entrypoint(str(PROJECT_DIR / spec["entrypoint"]))
+        triggers = [DeploymentEventTrigger(**t) for t in spec.get("triggers") or []]
+        deployments.append(
+            flow.to_deployment(
+                name=spec["name"],
+                description=spec.get("description"),
+                parameters=spec.get("parameters") or {},
+                schedules=_schedules(spec),
+                triggers=triggers or None,
+                enforce_parameter_schema=bool(spec.get("enforce_parameter_schema", True)),
+                concurrency_limit=spec.get("concurrency_limit"),
+                tags=spec.get("tags"),
+            )
+        )
+    return deployments
+
+
+def serve_all(names: list[str] | None = None, *, limit: int | None = None) -> None:
+    """Serve the deployments (blocks). Poll often: latency from an event to its run matters here."""
+    from prefect import serve
+
+    serve(*build_runner_deployments(names=names), limit=limit)

@@ -1,0 +1,46 @@
+"""``python -m deployments.sandbox [--port 8765] [--seed 42] [--webhook-url URL] ...``"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .config import SandboxConfig
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m deployments.sandbox", description="Run the local Jobber sandbox."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--jobs", type=int, default=80)
+    parser.add_argument("--invoices", type=int, default=60)
+    parser.add_argument("--quotes", type=int, default=20)
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--webhook-url", default=None)
+    parser.add_argument("--client-id", default="sandbox-client-id")
+    parser.add_argument("--client-secret", default="sandbox-client-secret")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = SandboxConfig(
+        seed=args.seed,
+        clients=args.clients,
+        jobs=args.jobs,
+        invoices=args.invoices,
+        quotes=args.quotes,
+        users=args.users,
+        webhook_url=args.webhook_url,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+    )
+    serve(cfg, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

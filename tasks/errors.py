@@ -1,0 +1,124 @@
+"""The project's exceptions, in one place.
+
+```
+JobberflowError
+├── ConfigurationError          a setting is missing or still a placeholder (names the variable)
+├── BackupError                 a backup could not be made, read or restored
+│   ├── BackupIntegrityError    the archive does not match its manifest (altered, truncated, damaged)
+│   └── RestoreTargetNotEmpty   restore only fills an empty database; names the table that has rows
+└── JobberError                 anything that went wrong talking to Jobber
+    ├── JobberTransportError    network failure, timeout or HTTP 5xx (transient)
+    ├── JobberRateLimited       THROTTLED or HTTP 429 still after the retries (transient)
+    ├── JobberAuthError         the access token was refused
+    │   └── ReconnectRequired   refresh failed or the app was disconnected: a person must reconnect
+    ├── JobberResponseError     the response is not what Jobber's contract promises (not JSON, no data)
+    ├── JobberGraphQLError      `errors` in a HTTP 200 answer
+    │   └── JobberPermissionError  fields hidden because the app lacks a scope
+    ├── JobberUserError         a mutation answered `userErrors`
+    ├── JobberNotFound          a by-id lookup answered null (missing, deleted or another account's)
+    └── NotAvailableInJobberAPI the action exists in Make.com's Jobber app but not in Jobber's API
+```
+
+HTTP status codes are only turned into these classes in the Jobber client and only turned back into
+HTTP answers in the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class JobberflowError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class ConfigurationError(JobberflowError):
+    """A setting is missing or invalid. The message names the environment variable to set."""
+
+    def __init__(self, message: str, *, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+class BackupError(JobberflowError):
+    """A backup could not be made, read or restored."""
+
+
+class BackupIntegrityError(BackupError):
+    """The archive does not match its manifest: it was altered, truncated or damaged."""
+
+
+class RestoreTargetNotEmpty(BackupError):
+    """The restore target already holds rows; restoring only ever fills an empty database."""
+
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
+class JobberError(JobberflowError):
+    """Something went wrong talking to Jobber."""
+
+
+class JobberTransportError(JobberError):
+    """Jobber could not be reached, timed out or answered 5xx. Transient: try again later."""
+
+
+class JobberRateLimited(JobberError):
+    """Jobber throttled us (THROTTLED query cost or HTTP 429) and the retries ran out."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobberAuthError(JobberError):
+    """Jobber refused the access token."""
+
+
+class ReconnectRequired(JobberAuthError):
+    """The connection to Jobber is gone (refresh token rejected, app disconnected, account inactive).
+
+    Nothing will work for this account until someone connects the app again.
+    """
+
+    def __init__(self, message: str, *, account_id: str | None = None) -> None:
+        super().__init__(message)
+        self.account_id = account_id
+
+
+class JobberResponseError(JobberError):
+    """Jobber's answer did not have the shape its contract promises."""
+
+
+class JobberGraphQLError(JobberError):
+    """Jobber answered HTTP 200 with an `errors` array."""
+
+    def __init__(self, message: str, *, errors: Sequence[dict[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+    @property
+    def codes(self) -> list[str]:
+        return [str((e.get("extensions") or {}).get("code", "")) for e in self.errors]
+
+
+class JobberPermissionError(JobberGraphQLError):
+    """Jobber hid fields because the app lacks a scope; add the scope in Jobber's developer center."""
+
+
+class JobberUserError(JobberError):
+    """A mutation was refused with `userErrors` (bad input, a rule of Jobber's)."""
+
+    def __init__(self, message: str, *, user_errors: Sequence[dict[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self.user_errors = list(user_errors)
+
+
+class JobberNotFound(JobberError):
+    """A by-id lookup returned null: the record is missing, deleted, or belongs to another account."""
+
+
+class NotAvailableInJobberAPI(JobberError):
+    """Make.com's Jobber app lists this action but Jobber's GraphQL API has no way to do it."""

@@ -1,0 +1,125 @@
+"""Quotes: Make.com's Search Quotes, Get a Quote, Create a Quote, Update a Quote, Close a Quote (not in
+Jobber's API), Create a Quote Note and Update a Quote Note."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from tasks.jobber.actions._inputs import compact, not_available, require, updated_after_filter
+from tasks.jobber.client import JobberClient
+from tasks.jobber.documents import load_document
+from tasks.jobber.models import LineItemInput, Note, Quote
+
+CLOSE_QUOTE_INSTEAD = (
+    "quoteEdit cannot change a quote's status and there is no quoteClose or quoteArchive mutation. "
+    "Archive the quote in Jobber's web app, or convert it to a job there (creating a job with "
+    "jobs.create and this quote's id does not change the quote)."
+)
+
+
+def search_quotes(
+    client: JobberClient,
+    *,
+    search_term: str | None = None,
+    status: str | None = None,
+    client_id: str | None = None,
+    updated_after: datetime | None = None,
+    limit: int = 50,
+) -> list[Quote]:
+    """Quotes matching the arguments, newest first. ``status`` is a ``QuoteStatusTypeEnum`` value
+    (``draft``, ``awaiting_response``, ``approved``, ``converted``, ``archived``, ``changes_requested``)."""
+    quote_filter = compact({"status": status, "clientId": client_id, **(updated_after_filter(updated_after) or {})})
+    variables = compact(
+        {
+            "searchTerm": search_term,
+            "filter": quote_filter or None,
+            "sort": [{"key": "CREATED_AT", "direction": "DESCENDING"}],
+        }
+    )
+    nodes = client.paginate(load_document("quotes/search"), variables, path=["quotes"], limit=limit)
+    return [Quote.model_validate(node) for node in nodes]
+
+
+def get_quote(client: JobberClient, quote_id: str) -> Quote | None:
+    """The quote with its amounts and line items, or None when Jobber answers null."""
+    node = client.execute(load_document("quotes/get"), {"id": quote_id}).get("quote")
+    return None if node is None else Quote.model_validate(node)
+
+
+def create_quote(
+    client: JobberClient,
+    *,
+    client_id: str,
+    property_id: str,
+    line_items: Sequence[LineItemInput],
+    title: str | None = None,
+    message: str | None = None,
+    quote_number: int | None = None,
+    request_id: str | None = None,
+    mark_awaiting_response: bool = False,
+) -> Quote:
+    """Create a draft quote for a client's property (``mark_awaiting_response`` moves it straight to
+    ``awaiting_response``, as if sent)."""
+    attributes = compact(
+        {
+            "clientId": client_id,
+            "propertyId": property_id,
+            "title": title,
+            "message": message,
+            "quoteNumber": quote_number,
+            "requestId": request_id,
+            "lineItems": [item.to_graphql() for item in line_items],
+            "transitionQuoteTo": "AWAITING_RESPONSE" if mark_awaiting_response else None,
+        }
+    )
+    payload = client.mutate(load_document("quotes/create"), {"attributes": attributes}, payload="quoteCreate")
+    return Quote.model_validate(require(payload, "quote", "quoteCreate"))
+
+
+def update_quote(
+    client: JobberClient,
+    quote_id: str,
+    *,
+    title: str | None = None,
+    message: str | None = None,
+    quote_number: str | None = None,
+    contract_disclaimer: str | None = None,
+) -> Quote:
+    """Change a quote's title, message, number or disclaimer (not its status: see ``close_quote``)."""
+    attributes = compact(
+        {
+            "title": title,
+            "message": message,
+            "quoteNumber": quote_number,
+            "contractDisclaimer": contract_disclaimer,
+        }
+    )
+    payload = client.mutate(
+        load_document("quotes/update"), {"quoteId": quote_id, "attributes": attributes}, payload="quoteEdit"
+    )
+    return Quote.model_validate(require(payload, "quote", "quoteEdit"))
+
+
+def close_quote(client: JobberClient, quote_id: str) -> Quote:
+    """Not offered by Jobber's API: always raises ``NotAvailableInJobberAPI`` saying what to do instead."""
+    not_available("Close a quote", CLOSE_QUOTE_INSTEAD)
+
+
+def create_quote_note(client: JobberClient, quote_id: str, *, message: str, pinned: bool = False) -> Note:
+    """Add a note to a quote."""
+    payload = client.mutate(
+        load_document("quotes/create_note"),
+        {"quoteId": quote_id, "input": {"message": message, "pinned": pinned}},
+        payload="quoteCreateNote",
+    )
+    return Note.model_validate(require(payload, "quoteNote", "quoteCreateNote"))
+
+
+def update_quote_note(
+    client: JobberClient, note_id: str, *, message: str | None = None, pinned: bool | None = None
+) -> Note:
+    """Change a quote note's text or pinning (the note's id is enough; Jobber finds its quote)."""
+    note_input = compact({"noteId": note_id, "message": message, "pinned": pinned})
+    payload = client.mutate(load_document("quotes/update_note"), {"input": note_input}, payload="quoteEditNote")
+    return Note.model_validate(require(payload, "quoteNote", "quoteEditNote"))

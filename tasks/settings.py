@@ -1,0 +1,144 @@
+"""One typed settings class, read from environment variables (and a `.env` file).
+
+Variable names follow Jobber's setup guide (JOBBER_API_KEY, JOBBER_API_SECRET, JOBBER_WEBHOOK_SECRET,
+JOBBER_BASE_URL) plus the OAuth app's JOBBER_CLIENT_ID / JOBBER_CLIENT_SECRET / JOBBER_REFRESH_TOKEN.
+Nothing is validated at import time: `get_settings()` builds the object lazily, and `require()` raises a
+`ConfigurationError` that names the variable when a credential is needed but missing or a placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tasks.errors import ConfigurationError
+
+DEFAULT_API_VERSION = "2025-04-16"
+
+# Values people leave in .env files copied from guides.
+_PLACEHOLDER = re.compile(
+    r"^(|x+|\*+|changeme|change[-_ ]?me|todo|tbd|none|null|placeholder|secret|password|"
+    r"your[-_ ].*|your_.*|<.*>|\{\{.*\}\}|\$\{.*\}|.*[-_]here|replace[-_ ]?me|example|xxx.*)$",
+    re.IGNORECASE,
+)
+
+
+def is_placeholder(value: str) -> bool:
+    """True for an empty value or one that is obviously a template placeholder."""
+    return bool(_PLACEHOLDER.match(value.strip()))
+
+
+class Settings(BaseSettings):
+    """Everything the project reads from its environment. Secrets are `SecretStr` and never logged."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Jobber
+    jobber_base_url: str = "https://api.getjobber.com"
+    jobber_api_version: str = DEFAULT_API_VERSION
+    jobber_api_key: SecretStr | None = Field(default=None, description="An access token (the guide's name).")
+    jobber_api_secret: SecretStr | None = Field(default=None, description="The guide's name for the client secret.")
+    jobber_client_id: str | None = None
+    jobber_client_secret: SecretStr | None = None
+    jobber_refresh_token: SecretStr | None = None
+    jobber_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Defaults to the client secret: Jobber signs webhooks with it. Comma-separate to rotate.",
+    )
+    jobber_account_id: str | None = None
+    jobber_timeout_s: float = 30.0
+    jobber_max_retries: int = 6
+
+    # Storage
+    jobberflow_home: Path = Path("data")
+    database_url: str | None = None
+
+    # Public address of the gateway (OAuth redirect, Twilio signature, click tracking)
+    public_url: str = "http://127.0.0.1:8700"
+
+    # Outbound channels (used by later flows; all optional until a flow needs them)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_base_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: str = "starttls"
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_base_url: str | None = None
+
+    @property
+    def graphql_url(self) -> str:
+        return self.jobber_base_url.rstrip("/") + "/api/graphql"
+
+    @property
+    def token_url(self) -> str:
+        return self.jobber_base_url.rstrip("/") + "/api/oauth/token"
+
+    @property
+    def authorize_url(self) -> str:
+        return self.jobber_base_url.rstrip("/") + "/api/oauth/authorize"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.jobberflow_home / 'jobberflow.db').resolve()}"
+
+    @property
+    def client_secret(self) -> SecretStr | None:
+        """JOBBER_CLIENT_SECRET, or the guide's JOBBER_API_SECRET when that is what was set."""
+        for candidate in (self.jobber_client_secret, self.jobber_api_secret):
+            if candidate is not None and not is_placeholder(candidate.get_secret_value()):
+                return candidate
+        return None
+
+    @property
+    def webhook_secrets(self) -> list[SecretStr]:
+        """Secrets that may have signed a webhook: JOBBER_WEBHOOK_SECRET (comma-separated), else the client secret."""
+        if self.jobber_webhook_secret is not None:
+            parts = [p.strip() for p in self.jobber_webhook_secret.get_secret_value().split(",")]
+            found = [SecretStr(p) for p in parts if not is_placeholder(p)]
+            if found:
+                return found
+        secret = self.client_secret
+        return [secret] if secret is not None else []
+
+    def require(self, field: str) -> str:
+        """The value of a setting that must be present now, or a ConfigurationError naming its variable."""
+        variable = field.upper()
+        if field == "client_secret":
+            value: object = self.client_secret
+            variable = "JOBBER_CLIENT_SECRET"
+        else:
+            value = getattr(self, field)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and is_placeholder(value)):
+            raise ConfigurationError(
+                f"{variable} is not set (or is still a placeholder). Set it in the environment or in .env.",
+                variable=variable,
+            )
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, built on first use (never at import time)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = str(first["loc"][0]).upper() if first.get("loc") else "?"
+        raise ConfigurationError(f"{variable}: {first['msg']}", variable=variable) from None
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests and the CLI change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,235 @@
+"""SQLAlchemy 2.0 typed models. Alembic (tasks/store/migrations) owns the schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Account(Base):
+    """A Jobber account this installation is connected to."""
+
+    __tablename__ = "accounts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    jobber_account_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    name: Mapped[str | None] = mapped_column(String(300))
+    # connected | reconnect_needed | disconnected
+    status: Mapped[str] = mapped_column(String(32), default="connected")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class JobberToken(Base):
+    """The account's current OAuth tokens. One row per account; `generation` counts refreshes."""
+
+    __tablename__ = "jobber_tokens"
+
+    account_key: Mapped[str] = mapped_column(
+        String(200), ForeignKey("accounts.key", ondelete="CASCADE"), primary_key=True
+    )
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+# -- synced copies of Jobber records -----------------------------------------------------------------
+# Every synced row keeps the columns the flows and the Slack commands query, plus the raw JSON of the
+# last version fetched (`raw`) and when it was fetched (`fetched_at`). Ids are Jobber's EncodedIds.
+
+
+class SyncedRecord:
+    """Columns every synced table has."""
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(200), index=True, default="default")
+    jobber_created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    jobber_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Client(SyncedRecord, Base):
+    __tablename__ = "clients"
+
+    name: Mapped[str | None] = mapped_column(String(300), index=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    company_name: Mapped[str | None] = mapped_column(String(300))
+    is_company: Mapped[bool | None] = mapped_column(Boolean)
+    is_archived: Mapped[bool | None] = mapped_column(Boolean)
+    primary_email: Mapped[str | None] = mapped_column(String(320))
+    primary_phone: Mapped[str | None] = mapped_column(String(64))
+    sms_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class ClientEmail(Base):
+    __tablename__ = "client_emails"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(320))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(String(100))
+
+
+class ClientPhone(Base):
+    __tablename__ = "client_phones"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    description: Mapped[str | None] = mapped_column(String(100))
+
+
+class Property(SyncedRecord, Base):
+    __tablename__ = "properties"
+
+    client_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    street: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str | None] = mapped_column(String(100))
+
+
+class Job(SyncedRecord, Base):
+    __tablename__ = "jobs"
+
+    job_number: Mapped[int | None] = mapped_column(Integer, index=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    job_status: Mapped[str | None] = mapped_column(String(64), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    property_id: Mapped[str | None] = mapped_column(String(200))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    total: Mapped[float | None] = mapped_column(Float)
+
+
+class Visit(SyncedRecord, Base):
+    __tablename__ = "visits"
+
+    job_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    client_id: Mapped[str | None] = mapped_column(String(200))
+    property_id: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(500))
+    visit_status: Mapped[str | None] = mapped_column(String(64))
+    is_complete: Mapped[bool | None] = mapped_column(Boolean)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VisitAssignment(Base):
+    __tablename__ = "visit_assignments"
+
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    user_name: Mapped[str | None] = mapped_column(String(300))
+
+
+class Invoice(SyncedRecord, Base):
+    __tablename__ = "invoices"
+
+    invoice_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    invoice_status: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(500))
+    client_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    total: Mapped[float | None] = mapped_column(Float)
+    balance: Mapped[float | None] = mapped_column(Float)
+    issued_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_date: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    job_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Quote(SyncedRecord, Base):
+    __tablename__ = "quotes"
+
+    quote_number: Mapped[str | None] = mapped_column(String(64))
+    quote_status: Mapped[str | None] = mapped_column(String(64), index=True)
+    title: Mapped[str | None] = mapped_column(String(500))
+    client_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    property_id: Mapped[str | None] = mapped_column(String(200))
+    total: Mapped[float | None] = mapped_column(Float)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class User(SyncedRecord, Base):
+    __tablename__ = "users"
+
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    full_name: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+
+
+class SyncWatermark(Base):
+    """How far the incremental sync of one resource has come, and where an unfinished run stopped."""
+
+    __tablename__ = "sync_watermarks"
+
+    account_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Every record updated at or before this instant is in the database.
+    watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An unfinished run: the cursor after its last committed page, and the filter it ran with.
+    resume_cursor: Mapped[str | None] = mapped_column(Text)
+    resume_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resume_high_water: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class WebhookInbox(Base):
+    """Jobber webhooks as received: durable, deduplicated on (account, topic, item, occurredAt)."""
+
+    __tablename__ = "webhook_inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    item_id: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    relay_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
+    "clients": Client,
+    "properties": Property,
+    "jobs": Job,
+    "visits": Visit,
+    "invoices": Invoice,
+    "quotes": Quote,
+    "users": User,
+}

@@ -1,0 +1,127 @@
+"""The `jobberflow` command line, driven as a person would, against a sandbox and a temporary home."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deployments.cli import app
+from deployments.sandbox import SandboxConfig, SandboxServer
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    from tasks.jobber.factory import reset_jobber_clients
+    from tasks.settings import reset_settings_cache
+    from tasks.store.db import dispose_engines
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JOBBERFLOW_HOME", str(tmp_path / "data"))
+    for variable in (
+        "JOBBER_API_KEY",
+        "JOBBER_CLIENT_ID",
+        "JOBBER_CLIENT_SECRET",
+        "JOBBER_API_SECRET",
+        "JOBBER_REFRESH_TOKEN",
+        "DATABASE_URL",
+        "JOBBER_BASE_URL",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    reset_settings_cache()
+    reset_jobber_clients()
+    yield tmp_path
+    reset_jobber_clients()
+    reset_settings_cache()
+    dispose_engines()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(seed=21, clients=12, jobs=15, invoices=10, quotes=4, users=3)) as server:
+        yield server
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def said(*args: str) -> str:
+    """What a command printed, with rich's line wrapping undone."""
+    return " ".join(invoke(*args).split())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["sandbox"],
+        ["sandbox", "serve"],
+        ["jobber", "call"],
+        ["schema", "pull"],
+        ["sync", "run"],
+        ["backup"],
+        ["db", "upgrade"],
+        ["demo"],
+        ["serve"],
+    ],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    output = invoke(*command, "--help")
+    assert "Usage" in output and "--help" in output
+
+
+def test_schema_check_passes_on_the_bundled_schema() -> None:
+    assert "Every document is valid against Jobber API 2025-04-16" in said("schema", "check")
+
+
+def test_missing_credentials_say_which_variable(home: Path) -> None:
+    result = runner.invoke(app, ["jobber", "call", "jobs.search"])
+    assert result.exit_code != 0
+    assert "JOBBER_API_KEY" in str(result.exception)
+
+
+def test_newcomer_path_connect_call_close_sync_backup_restore(
+    home: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.settings import reset_settings_cache
+
+    # 1. connect through OAuth; tokens land in the database
+    assert "tokens stored in the database" in said("sandbox", "connect", "--url", sandbox.url)
+    monkeypatch.setenv("JOBBER_BASE_URL", sandbox.url)
+    monkeypatch.setenv("JOBBER_CLIENT_ID", "sandbox-client-id")
+    monkeypatch.setenv("JOBBER_CLIENT_SECRET", "sandbox-client-secret")
+    reset_settings_cache()
+    # 2. a client call with the stored tokens
+    found = json.loads(invoke("jobber", "call", "clients.search", "search_term=John Smith"))
+    assert any(c.get("name") == "John Smith" for c in found)
+    # 3. act in the sandbox as a person: close job #1042, which sends JOB_CLOSED
+    closed = json.loads(invoke("sandbox", "close-job", "1042", "--url", sandbox.url))
+    assert json.dumps(closed).count("archived") >= 1
+    # 4. sync and see it in the database
+    assert "jobs" in invoke("sync", "run", "--full")
+    from sqlalchemy import select
+
+    from tasks.store.db import get_engine, unit_of_work
+    from tasks.store.models import Job
+
+    with unit_of_work(get_engine()) as session:
+        assert session.scalars(select(Job.job_status).where(Job.job_number == 1042)).one() == "archived"
+    # 5. back up and restore into an empty database
+    assert "Backed up" in said("backup", "create")
+    manifest = next((home / "data" / "backups").glob("*.manifest.json"))
+    assert "intact" in said("backup", "verify", str(manifest))
+    restored = f"sqlite:///{home / 'restored.db'}"
+    assert "every table matches the manifest" in said("backup", "restore", str(manifest), "--database-url", restored)
+
+
+def test_unavailable_actions_are_listed_as_such() -> None:
+    output = invoke("jobber", "actions")
+    assert "users.create" in output and "quotes.close" in output
