@@ -6,6 +6,10 @@ JobberflowError
 ├── BackupError                 a backup could not be made, read or restored
 │   ├── BackupIntegrityError    the archive does not match its manifest (altered, truncated, damaged)
 │   └── RestoreTargetNotEmpty   restore only fills an empty database; names the table that has rows
+├── DeliveryError               a message could not be handed to a provider (Twilio, SMTP, Slack)
+│   ├── PermanentDeliveryError  retrying cannot help (invalid number, unsubscribed: Twilio 21610, bad address)
+│   ├── TransientDeliveryError  try again later (timeout before sending, 429, 5xx)
+│   └── DeliveryOutcomeUnknown  the provider may have accepted it: reconcile before any resend
 └── JobberError                 anything that went wrong talking to Jobber
     ├── JobberTransportError    network failure, timeout or HTTP 5xx (transient)
     ├── JobberRateLimited       THROTTLED or HTTP 429 still after the retries (transient)
@@ -55,6 +59,33 @@ class RestoreTargetNotEmpty(BackupError):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+class DeliveryError(JobberflowError):
+    """A message could not be handed to its provider."""
+
+    def __init__(self, message: str, *, code: str | None = None, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.provider = provider
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help: invalid number or address, recipient unsubscribed (Twilio 21610), refused."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """The provider was not reached or asked us to wait (timeouts before sending, 429, 5xx): retry later."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, provider: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code, provider=provider)
+        self.retry_after = retry_after
+
+
+class DeliveryOutcomeUnknown(DeliveryError):
+    """The request may have reached the provider (a timeout after sending): reconcile, never resend blindly."""
 
 
 class JobberError(JobberflowError):

@@ -60,18 +60,43 @@ class Settings(BaseSettings):
     # Public address of the gateway (OAuth redirect, Twilio signature, click tracking)
     public_url: str = "http://127.0.0.1:8700"
 
-    # Outbound channels (used by later flows; all optional until a flow needs them)
+    # The gateway
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8700
+    gateway_max_body_bytes: int = 256 * 1024
+    admin_token: SecretStr | None = Field(default=None, description="Bearer token (or basic-auth password) for /admin.")
+    admin_username: str = "admin"
+    make_webhook_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /api/webhooks/trigger-review."
+    )
+    make_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for /api/webhooks/trigger-review."
+    )
+
+    # The business (HELP replies, email footers when a flow does not say otherwise)
+    business_name: str = "Our team"
+    business_postal_address: str | None = None
+    business_help_reply: str | None = None
+
+    # Outbound channels: without credentials, messages go to the local outbox (JOBBERFLOW_HOME/outbox)
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
-    twilio_base_url: str | None = None
+    twilio_base_url: str | None = Field(default=None, description="Point the Twilio SDK elsewhere (tests).")
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_security: str = "starttls"
+    smtp_security: str = Field(default="starttls", description="starttls | ssl | none")
+    smtp_from: str | None = None
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
-    slack_base_url: str | None = None
+    slack_base_url: str | None = Field(default=None, description="Point the Slack SDK elsewhere (tests).")
+    slack_default_channel: str | None = None
+    slack_channels: str | None = Field(
+        default=None, description='JSON: notification kind -> channel, e.g. {"job_closed": "#ops"}.'
+    )
 
     @property
     def graphql_url(self) -> str:

@@ -11,8 +11,7 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -402,11 +401,6 @@ class SandboxStore:
             jobs = [j for j in self.jobs if status is None or j.job_status == status]
             jobs.sort(key=lambda j: j.job_number)
             return [brief(j) for j in jobs[:limit]]
-
-    @contextmanager
-    def changing(self) -> Iterator[None]:
-        with self.lock:
-            yield
 
     # -- clients --------------------------------------------------------------------------------
     def _add_email(

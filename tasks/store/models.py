@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -233,3 +233,126 @@ SYNCED_MODELS: dict[str, type[SyncedRecord]] = {
     "quotes": Quote,
     "users": User,
 }
+
+
+# -- review requests, deliveries, opt-outs -----------------------------------------------------------
+
+
+class ReviewRequest(Base):
+    """One review request per (account, job): the source of truth for "send exactly once".
+
+    States: planned -> claimed -> sent | failed | skipped | cancelled. A sender claims the row (a
+    conditional UPDATE) before it calls a provider, so a duplicate webhook, the polling fallback, a
+    retried task and a restarted worker can never send twice.
+    """
+
+    __tablename__ = "review_requests"
+    __table_args__ = (UniqueConstraint("account_key", "job_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_key: Mapped[str] = mapped_column(String(200), default="default")
+    job_id: Mapped[str] = mapped_column(String(200))
+    job_number: Mapped[int | None] = mapped_column(Integer)
+    client_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    trigger: Mapped[str] = mapped_column(String(32))
+    trigger_item_id: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32), default="webhook")  # webhook | poll | make | manual
+    status: Mapped[str] = mapped_column(String(16), default="planned", index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(16))  # sms | email
+    recipient_name: Mapped[str | None] = mapped_column(String(300))
+    recipient_phone: Mapped[str | None] = mapped_column(String(32))
+    recipient_email: Mapped[str | None] = mapped_column(String(320))
+    recipient_timezone: Mapped[str | None] = mapped_column(String(64))
+    planned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    follow_ups_sent: Mapped[int] = mapped_column(Integer, default=0)
+    next_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    click_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    clicked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """One message handed (or about to be handed) to a provider: the initial request or a follow-up."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_request_id: Mapped[int] = mapped_column(ForeignKey("review_requests.id", ondelete="CASCADE"), index=True)
+    # "<review_request_id>:<kind>": at most one delivery per request and kind
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # initial | follow_up_1 | follow_up_2
+    channel: Mapped[str] = mapped_column(String(16))
+    to_address: Mapped[str] = mapped_column(String(320))
+    provider: Mapped[str] = mapped_column(String(16))  # twilio | smtp | outbox
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    # pending -> sending -> sent -> delivered | undelivered | failed; unknown = outcome not known yet
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Suppression(Base):
+    """An address that must not be messaged: SMS STOP, Twilio 21610, an email unsubscribe."""
+
+    __tablename__ = "suppressions"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)  # sms | email
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # E.164 number or lower-case email
+    reason: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboundMessage(Base):
+    """An SMS a customer sent us (STOP, START, HELP, a reply), recorded with what we did about it."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(32), index=True)
+    to_number: Mapped[str | None] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(32))  # opt_out | opt_in | help | reply
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SlackOutbox(Base):
+    """A Slack notification waiting to be (or already) posted: an outage delays it, never loses it."""
+
+    __tablename__ = "slack_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PollWatermark(Base):
+    """How far the review-request polling fallback has looked, per account and trigger."""
+
+    __tablename__ = "poll_watermarks"
+
+    account_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
