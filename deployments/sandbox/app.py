@@ -88,9 +88,7 @@ async def action_endpoint(request: Request) -> Response:
     accepted = inspect.signature(fn).parameters
     unknown = sorted(set(params) - set(accepted))
     if unknown:
-        return JSONResponse(
-            {"error": f"unknown parameters: {', '.join(unknown)}", "parameters": sorted(accepted)}, 400
-        )
+        return JSONResponse({"error": f"unknown parameters: {', '.join(unknown)}", "parameters": sorted(accepted)}, 400)
     try:
         result = await run_in_threadpool(lambda: fn(**params))
     except UserError as exc:

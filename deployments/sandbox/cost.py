@@ -69,14 +69,10 @@ def find_operation(document: DocumentNode, operation_name: str | None) -> Operat
 
 
 class QueryCoster:
-    def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None = None
-    ) -> None:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any] | None = None) -> None:
         self.schema = schema
         self.variables = variables or {}
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
     # -- public -------------------------------------------------------------------------------
     def operation_cost(self, operation: OperationDefinitionNode, data: Any = _REQUESTED) -> int:
@@ -175,9 +171,7 @@ class QueryCoster:
                 total += 1
         return total
 
-    def _connection_cost(
-        self, node: FieldNode, children: list[tuple[SelectionSetNode | None, Any]], value: Any
-    ) -> int:
+    def _connection_cost(self, node: FieldNode, children: list[tuple[SelectionSetNode | None, Any]], value: Any) -> int:
         inner = self._collect(children)
         per_nodes = 0
         for key, group in inner.items():
@@ -221,9 +215,7 @@ def actual_cost(
 class LeakyBucket:
     """Points restore continuously at ``restore_rate``/s up to ``maximum``."""
 
-    def __init__(
-        self, maximum: float, restore_rate: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, maximum: float, restore_rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.maximum = float(maximum)
         self.restore_rate = float(restore_rate)
         self._clock = clock

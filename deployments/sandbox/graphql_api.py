@@ -362,9 +362,7 @@ _VISIT_SORT: dict[str, Callable[[Visit], Any]] = {
 }
 
 
-def filter_visits(
-    visits: list[Visit], filter: Mapping[str, Any] | None = None, sort: Any = None
-) -> list[Visit]:
+def filter_visits(visits: list[Visit], filter: Mapping[str, Any] | None = None, sort: Any = None) -> list[Visit]:
     f = filter or {}
     ids = _ids(f.get("ids"))
     out = []
@@ -533,9 +531,7 @@ def _nested_jobs(
 
 
 @resolves("Query", "visits")
-def _visits(
-    _: Any, info: Info, filter: Mapping[str, Any] | None = None, sort: Any = None, **__: Any
-) -> list[Visit]:
+def _visits(_: Any, info: Info, filter: Mapping[str, Any] | None = None, sort: Any = None, **__: Any) -> list[Visit]:
     return filter_visits(_ctx(info).store.visits, filter, sort)
 
 
@@ -576,9 +572,7 @@ def _invoices(
             and num_range(i.total, f.get("total"))
         ):
             continue
-        if searchTerm and not _text_match(
-            searchTerm, i.invoice_number, i.subject, i.client.name if i.client else None
-        ):
+        if searchTerm and not _text_match(searchTerm, i.invoice_number, i.subject, i.client.name if i.client else None):
             continue
         out.append(i)
     return apply_sort(out, sort, _INVOICE_SORT)
@@ -609,9 +603,7 @@ def _quotes(
             and num_range(number, f.get("quoteNumber"))
         ):
             continue
-        if searchTerm and not _text_match(
-            searchTerm, q.quote_number, q.title, q.client.name if q.client else None
-        ):
+        if searchTerm and not _text_match(searchTerm, q.quote_number, q.title, q.client.name if q.client else None):
             continue
         out.append(q)
     return apply_sort(out, sort, _QUOTE_SORT)
@@ -687,9 +679,7 @@ def _requests(
 
 
 @resolves("Query", "tasks")
-def _tasks(
-    _: Any, info: Info, filter: Mapping[str, Any] | None = None, sort: Any = None, **__: Any
-) -> list[Task]:
+def _tasks(_: Any, info: Info, filter: Mapping[str, Any] | None = None, sort: Any = None, **__: Any) -> list[Task]:
     f = filter or {}
     ids = _ids(f.get("ids"))
     out = []
@@ -722,9 +712,7 @@ def _expenses(
     for e in _ctx(info).store.rows(Expense):
         if f.get("enteredById") and (e.entered_by is None or e.entered_by.id != f["enteredById"]):
             continue
-        if f.get("reimbursableToId") and (
-            e.reimbursable_to is None or e.reimbursable_to.id != f["reimbursableToId"]
-        ):
+        if f.get("reimbursableToId") and (e.reimbursable_to is None or e.reimbursable_to.id != f["reimbursableToId"]):
             continue
         if not (
             in_range(e.updated_at, f.get("updatedAt"))
@@ -786,17 +774,13 @@ def _client_archive(_: Any, info: Info, clientId: Any) -> dict[str, Any]:
 
 
 @mutation("propertyCreate", client=None, properties=[])
-def _property_create(
-    _: Any, info: Info, clientId: Any, input: dict[str, Any]
-) -> dict[str, Any]:
+def _property_create(_: Any, info: Info, clientId: Any, input: dict[str, Any]) -> dict[str, Any]:
     client, props = _s(info).property_create(clientId, input.get("properties") or [])
     return {"client": client, "properties": props}
 
 
 @mutation("propertyEdit", property=None)
-def _property_edit(
-    _: Any, info: Info, propertyId: Any, input: dict[str, Any]
-) -> dict[str, Any]:
+def _property_edit(_: Any, info: Info, propertyId: Any, input: dict[str, Any]) -> dict[str, Any]:
     return {"property": _s(info).property_edit(propertyId, input)}
 
 
@@ -853,9 +837,7 @@ def _visit_uncomplete(_: Any, info: Info, visitId: Any) -> dict[str, Any]:
 
 
 @mutation("visitCreateLineItems", visit=None)
-def _visit_line_items(
-    _: Any, info: Info, visitId: Any, input: dict[str, Any]
-) -> dict[str, Any]:
+def _visit_line_items(_: Any, info: Info, visitId: Any, input: dict[str, Any]) -> dict[str, Any]:
     return {"visit": _s(info).visit_create_line_items(visitId, input.get("lineItems") or [])}
 
 
@@ -880,9 +862,7 @@ def _quote_edit(_: Any, info: Info, quoteId: Any, attributes: dict[str, Any]) ->
 
 
 @mutation("quoteCreateNote", quote=None, quoteNote=None)
-def _quote_create_note(
-    _: Any, info: Info, quoteId: Any, input: dict[str, Any]
-) -> dict[str, Any]:
+def _quote_create_note(_: Any, info: Info, quoteId: Any, input: dict[str, Any]) -> dict[str, Any]:
     quote, note = _s(info).quote_create_note(quoteId, input)
     return {"quote": quote, "quoteNote": note}
 
@@ -1062,8 +1042,7 @@ def handle_graphql(store: SandboxStore, headers: Mapping[str, str], raw_body: by
         return GraphQLHTTPResponse(500, {"message": "Internal server error"})
     if version < SCHEMA_VERSION:
         body.setdefault("extensions", {})["versioning"] = {
-            "warning": f"API version {version} is deprecated and will stop working soon; "
-            f"upgrade to {SCHEMA_VERSION}.",
+            "warning": f"API version {version} is deprecated and will stop working soon; upgrade to {SCHEMA_VERSION}.",
         }
     return GraphQLHTTPResponse(200, body)
 

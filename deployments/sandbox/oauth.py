@@ -114,9 +114,7 @@ class TokenAuthority:
         self._store.on_app_connect()
         return tokens
 
-    def refresh(
-        self, client_id: str | None, client_secret: str | None, refresh_token: str | None
-    ) -> dict[str, str]:
+    def refresh(self, client_id: str | None, client_secret: str | None, refresh_token: str | None) -> dict[str, str]:
         self._check_client(client_id, client_secret)
         token = refresh_token or ""
         with self._lock:
@@ -142,9 +140,7 @@ class TokenAuthority:
     # -- verification ---------------------------------------------------------------------------
     def verify(self, token: str) -> dict[str, Any] | None:
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token, self._key, algorithms=["HS256"], options={"require": ["exp"]}
-            )
+            claims: dict[str, Any] = jwt.decode(token, self._key, algorithms=["HS256"], options={"require": ["exp"]})
         except jwt.PyJWTError:
             return None
         if claims.get("gen") != self._generation:
@@ -197,9 +193,7 @@ async def token(request: Request) -> Response:
                 form.get("client_id"), form.get("client_secret"), form.get("code"), form.get("redirect_uri")
             )
         elif grant == "refresh_token":
-            body = store.tokens.refresh(
-                form.get("client_id"), form.get("client_secret"), form.get("refresh_token")
-            )
+            body = store.tokens.refresh(form.get("client_id"), form.get("client_secret"), form.get("refresh_token"))
         else:
             return JSONResponse({"error": "unsupported_grant_type"}, 400)
     except OAuthError as exc:

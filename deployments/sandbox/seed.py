@@ -271,9 +271,7 @@ class _Gen:
         return f"{prefix}{self.rng.randrange(100):02d}"
 
     def street(self) -> str:
-        return (
-            f"{self.rng.randrange(12, 9900)} {self.rng.choice(STREET_NAMES)} {self.rng.choice(STREET_KINDS)}"
-        )
+        return f"{self.rng.randrange(12, 9900)} {self.rng.choice(STREET_NAMES)} {self.rng.choice(STREET_KINDS)}"
 
 
 def build_seed(cfg: SandboxConfig) -> SeedData:
@@ -333,9 +331,7 @@ def build_seed(cfg: SandboxConfig) -> SeedData:
             created_at=created,
             updated_at=g.after(created),
             receives_review_requests=(i == 0 or rng.random() < 0.92),
-            lead_source=rng.choice((None, "Google", "Referral", "Facebook", "Yard sign"))
-            if i
-            else "Referral",
+            lead_source=rng.choice((None, "Google", "Referral", "Facebook", "Yard sign")) if i else "Referral",
         )
         if i == 0 or rng.random() < 0.92:
             email_pk += 1
@@ -466,9 +462,7 @@ def build_seed(cfg: SandboxConfig) -> SeedData:
         job.line_items.append(item)
         data.line_items.append(item)
         n_visits = (
-            0
-            if status == "unscheduled"
-            else (1 if j == 0 else rng.choices((1, 2, 3), cum_weights=(60, 88, 100))[0])
+            0 if status == "unscheduled" else (1 if j == 0 else rng.choices((1, 2, 3), cum_weights=(60, 88, 100))[0])
         )
         # Visit timing relative to the anchor by status.
         for v in range(n_visits):
@@ -492,9 +486,7 @@ def build_seed(cfg: SandboxConfig) -> SeedData:
             assigned = (
                 [technicians[0]]
                 if j == 0
-                else rng.sample(
-                    technicians, min(len(technicians), rng.choices((1, 2), cum_weights=(80, 100))[0])
-                )
+                else rng.sample(technicians, min(len(technicians), rng.choices((1, 2), cum_weights=(80, 100))[0]))
             )
             visit = Visit(
                 pk=visit_pk,
@@ -602,11 +594,7 @@ def build_seed(cfg: SandboxConfig) -> SeedData:
         client = data.clients[0] if n == 0 else rng.choice(active_clients)
         prop = rng.choice(client.client_properties)
         title, price = rng.choice(JOB_TITLES)
-        status = (
-            QUOTE_STATUSES[n]
-            if n < len(QUOTE_STATUSES)
-            else rng.choices(QUOTE_STATUSES, cum_weights=QUOTE_CUM)[0]
-        )
+        status = QUOTE_STATUSES[n] if n < len(QUOTE_STATUSES) else rng.choices(QUOTE_STATUSES, cum_weights=QUOTE_CUM)[0]
         created = max(g.past(300, 1), client.created_at)
         sent = None if status == "draft" else g.after(created)
         q = Quote(
@@ -632,9 +620,7 @@ def build_seed(cfg: SandboxConfig) -> SeedData:
             q.changes_requested_at = g.after(sent or created)
         if rng.random() < 0.3:
             note_pk += 1
-            note = QuoteNote(
-                pk=note_pk, quote=q, message="Client asked about financing options.", created_at=created
-            )
+            note = QuoteNote(pk=note_pk, quote=q, message="Client asked about financing options.", created_at=created)
             q.notes.append(note)
             data.quote_notes.append(note)
         q_item = QuoteLineItem(

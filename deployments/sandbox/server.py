@@ -84,13 +84,10 @@ class SandboxServer:
         self.stop()
 
 
-def serve(
-    cfg: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info"
-) -> None:
+def serve(cfg: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info") -> None:
     """Run the sandbox in the foreground until interrupted."""
     app = create_app(cfg or SandboxConfig())
     store: SandboxStore = app.state.sandbox
-    tokens = store.issue_tokens()
     log.info(
         "Jobber sandbox on http://%s:%d (account %s, %s)",
         host,
@@ -98,5 +95,4 @@ def serve(
         store.account_id,
         ", ".join(f"{k}={v}" for k, v in store.counts().items()),
     )
-    log.info("access token for the account: %s", tokens["access_token"])
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -403,9 +403,7 @@ class SandboxStore:
             return [brief(j) for j in jobs[:limit]]
 
     # -- clients --------------------------------------------------------------------------------
-    def _add_email(
-        self, client: Client, address: str, primary: bool = True, description: str = "MAIN"
-    ) -> Email:
+    def _add_email(self, client: Client, address: str, primary: bool = True, description: str = "MAIN") -> Email:
         if primary:
             for e in client.emails:
                 e.primary = False
@@ -669,17 +667,13 @@ class SandboxStore:
         if email:
             attrs["emails"] = [{"address": email, "primary": True, "description": "MAIN"}]
         if phone:
-            attrs["phones"] = [
-                {"number": phone, "primary": True, "smsAllowed": sms_allowed, "description": "MOBILE"}
-            ]
+            attrs["phones"] = [{"number": phone, "primary": True, "smsAllowed": sms_allowed, "description": "MOBILE"}]
         if address:
             attrs["properties"] = [{"address": address}]
         return self.client_create(attrs)
 
     # -- properties -----------------------------------------------------------------------------
-    def property_create(
-        self, client_id: Any, properties: list[dict[str, Any]]
-    ) -> tuple[Client, list[Property]]:
+    def property_create(self, client_id: Any, properties: list[dict[str, Any]]) -> tuple[Client, list[Property]]:
         with self.lock:
             client = self._require(client_id, Client, "clientId")
             if not properties:
@@ -877,9 +871,7 @@ class SandboxStore:
                 else:
                     visit.completed_at = now
                     visit.completed_by = (
-                        visit.assigned_users[0].name["full"]
-                        if visit.assigned_users
-                        else self.owner.name["full"]
+                        visit.assigned_users[0].name["full"] if visit.assigned_users else self.owner.name["full"]
                     )
                     visit.updated_at = now
                     topics.append(("VISIT_COMPLETE", visit))
@@ -925,9 +917,7 @@ class SandboxStore:
                     schedule.get("teamMemberIdsToAssign"),
                     ["input", "visits", str(i), "schedule", "teamMemberIdsToAssign"],
                 )
-                created.append(
-                    self._new_visit(job, attrs.get("title"), start, end, users, attrs.get("instructions"))
-                )
+                created.append(self._new_visit(job, attrs.get("title"), start, end, users, attrs.get("instructions")))
             if job.job_status not in ("archived",):
                 job.job_status = _job_status_for(job)
             job.updated_at = now_s()
@@ -1199,10 +1189,7 @@ class SandboxStore:
                     subtotal += float(li.get("quantity") or 1) * float(li.get("unitPrice") or 0)
             number = attrs.get("quoteNumber")
             if number is None:
-                number = (
-                    max((int(q.quote_number) for q in self.quotes if q.quote_number.isdigit()), default=300)
-                    + 1
-                )
+                number = max((int(q.quote_number) for q in self.quotes if q.quote_number.isdigit()), default=300) + 1
             now = now_s()
             sent = attrs.get("transitionQuoteTo") == "AWAITING_RESPONSE"
             quote = self._add(
@@ -1426,9 +1413,7 @@ class SandboxStore:
         with self.lock:
             if not (attrs.get("title") or "").strip():
                 raise UserError("Title can't be blank", ["input", "title"])
-            job = (
-                self._require(attrs["linkedJobId"], Job, "linkedJobId") if attrs.get("linkedJobId") else None
-            )
+            job = self._require(attrs["linkedJobId"], Job, "linkedJobId") if attrs.get("linkedJobId") else None
             reimb = (
                 self._require(attrs["reimbursableToId"], User, "reimbursableToId")
                 if attrs.get("reimbursableToId")
@@ -1500,9 +1485,7 @@ class SandboxStore:
         with self.lock:
             now = now_s()
             return self._add(
-                WebhookEndpoint(
-                    pk=self._new_pk(WebhookEndpoint), topic=topic, url=url, created_at=now, updated_at=now
-                )
+                WebhookEndpoint(pk=self._new_pk(WebhookEndpoint), topic=topic, url=url, created_at=now, updated_at=now)
             )
 
     # -- destroy --------------------------------------------------------------------------------
@@ -1642,9 +1625,7 @@ def _job_status_for(job: Job) -> str:
         return "late"
     if any(v.start_at and v.start_at.date() == now.date() for v in open_visits):
         return "today"
-    if all(v.start_at and v.start_at > now for v in open_visits) and not any(
-        v.completed_at for v in job.visits
-    ):
+    if all(v.start_at and v.start_at > now for v in open_visits) and not any(v.completed_at for v in job.visits):
         return "upcoming"
     return "active"
 

@@ -241,9 +241,7 @@ class WebhookDispatcher:
                 self._pending -= 1
                 self._push(retry)
             return
-        log.warning(
-            "webhook %s to %s failed after %d attempts: %s", job.event.topic, job.url, job.attempt, error
-        )
+        log.warning("webhook %s to %s failed after %d attempts: %s", job.event.topic, job.url, job.attempt, error)
         self._finish(job, status, error, ok=False)
 
     def _finish(self, job: _Job, status: int | None, error: str | None, ok: bool) -> None:

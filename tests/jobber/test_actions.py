@@ -309,7 +309,6 @@ def test_quote_create_update_and_notes(writer: JobberClient, customer: Client, s
     assert fetched is not None and fetched.title == "New boiler (revised)"
 
 
-@pytest.mark.xfail(strict=True, reason="the sandbox does not store quote line items (Quote.lineItems is empty)")
 def test_get_quote_reads_back_its_line_items(writer: JobberClient, customer: Client, site: Property) -> None:
     quote = quotes.create_quote(
         writer, client_id=customer.id, property_id=site.id, line_items=[LineItemInput(name="Boiler", unit_price=1.0)]
