@@ -149,3 +149,11 @@ def _first_run(console: Console, extra: dict[str, str]) -> None:
         "artifact 'jobber-account-overview')"
     )
     console.print(f"Jobber sandbox: {extra['JOBBER_BASE_URL']}  (try `jobberflow sandbox jobs`)")
+    _flush_prefect_logs()
+
+
+def _flush_prefect_logs() -> None:
+    """Send buffered run logs to the server now, before anything stops it."""
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
