@@ -14,13 +14,13 @@ from tasks.settings import Settings, get_settings
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the gateway. Nothing is created at import time; tests pass their own settings and engine."""
-    from deployments.gateway import health, oauth, reviews, slack, twilio, webhooks
+    from deployments.gateway import admin, health, oauth, reviews, slack, twilio, webhooks
     from tasks.store.db import get_engine
 
     settings = settings or get_settings()
     app = FastAPI(title="jobberflow gateway", version="0.1.0")
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.resolved_database_url)
-    for module in (health, webhooks, oauth, slack, twilio, reviews):
+    for module in (health, webhooks, oauth, slack, twilio, reviews, admin):
         app.include_router(module.router)
     return app
