@@ -1,0 +1,35 @@
+"""prefect.yaml is the one description of the deployments: every entry loads, and the runner honours it."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployments.runner import build_runner_deployments, parameter_overrides, read_deployment_specs
+
+
+def test_every_deployment_in_prefect_yaml_loads_with_its_schedule_and_triggers() -> None:
+    specs = {spec["name"]: spec for spec in read_deployment_specs()}
+    deployments = {d.name: d for d in build_runner_deployments()}
+    assert set(deployments) == set(specs)
+    for name, spec in specs.items():
+        deployment = deployments[name]
+        assert len(deployment.schedules or []) == len(spec.get("schedules") or []), name
+        assert len(deployment.triggers or []) == len(spec.get("triggers") or []), name
+        assert deployment.enforce_parameter_schema, f"{name}: parameters must be validated"
+
+
+def test_sync_runs_every_fifteen_minutes_and_refresh_follows_webhook_events() -> None:
+    deployments = {d.name: d for d in build_runner_deployments()}
+    interval = deployments["jobber-sync"].schedules[0].schedule.interval
+    assert interval.total_seconds() == 900
+    trigger = deployments["jobber-refresh-record"].triggers[0]
+    assert "jobber.job.*" in str(trigger.match) and trigger.parameters["item_id"] == "{{ event.payload.itemId }}"
+
+
+def test_overrides_change_parameters_without_editing_prefect_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBBERFLOW_PARAMETER_OVERRIDES", '{"jobber-sync": {"mode": "full"}}')
+    (sync,) = build_runner_deployments(names=["jobber-sync"], overrides=parameter_overrides())
+    assert sync.parameters == {"mode": "full"}
+    monkeypatch.setenv("JOBBERFLOW_PARAMETER_OVERRIDES", "[1]")
+    with pytest.raises(ValueError, match="JSON object"):
+        parameter_overrides()
