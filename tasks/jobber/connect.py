@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 
-from tasks.errors import JobberResponseError, ReconnectRequired
+from tasks.errors import JobberAuthError, JobberResponseError, ReconnectRequired
 from tasks.jobber.auth import OAuthClient, StaticTokenProvider, TokenSet
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
@@ -18,6 +18,7 @@ from tasks.settings import get_settings
 from tasks.store import accounts
 from tasks.store.db import get_engine, unit_of_work
 from tasks.store.migrate import upgrade_database
+from tasks.store.models import Account
 
 
 def authorize_url(*, base_url: str, client_id: str, redirect_uri: str, state: str | None = None) -> str:
@@ -45,6 +46,19 @@ def store_connection(
         raise JobberResponseError("Jobber returned no account for the new token")
     upgrade_database(database_url)
     with unit_of_work(get_engine(database_url)) as session:
+        existing = session.get(Account, account_key)
+        if (
+            existing is not None
+            and existing.status == "connected"
+            and existing.jobber_account_id
+            and existing.jobber_account_id != str(account["id"])
+        ):
+            # Someone approved the consent page for another Jobber account: do not replace a live connection.
+            raise JobberAuthError(
+                f"This installation is connected to Jobber account {existing.name or existing.jobber_account_id}; "
+                f"refusing to replace it with {account.get('name') or account['id']}. Disconnect the app first, or "
+                "run a second installation with its own JOBBER_ACCOUNT_ID."
+            )
         accounts.ensure_account(
             session, key=account_key, jobber_account_id=str(account["id"]), name=str(account.get("name") or "")
         )

@@ -125,3 +125,24 @@ def test_newcomer_path_connect_call_close_sync_backup_restore(
 def test_unavailable_actions_are_listed_as_such() -> None:
     output = invoke("jobber", "actions")
     assert "users.create" in output and "quotes.close" in output
+
+
+def test_a_second_jobber_account_cannot_replace_a_live_connection(home: Path) -> None:
+    from tasks.errors import JobberAuthError
+
+    with SandboxServer(SandboxConfig(seed=1, clients=2, jobs=2, invoices=1, quotes=1, users=1)) as first:
+        invoke("sandbox", "connect", "--url", first.url)
+    other = SandboxConfig(
+        seed=2,
+        clients=2,
+        jobs=2,
+        invoices=1,
+        quotes=1,
+        users=1,
+        account_id="other-account",
+        account_name="Someone Else's Plumbing",
+    )
+    with SandboxServer(other) as second:
+        result = runner.invoke(app, ["sandbox", "connect", "--url", second.url])
+    assert isinstance(result.exception, JobberAuthError)
+    assert "refusing to replace it" in str(result.exception)
