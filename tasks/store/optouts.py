@@ -1,0 +1,197 @@
+"""Opt-outs, inbound SMS and delivery receipts. Keyword-only functions that take the caller's session.
+
+Addresses are stored normalised: SMS numbers in E.164 ("+15125550143"), email addresses lower-case, so a
+number typed "(512) 555-0143" in Jobber and "+15125550143" from Twilio are the same suppression.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from tasks.delivery.phone import to_e164
+from tasks.store.models import Delivery, InboundMessage, ReviewRequest, Suppression, utcnow
+
+InboundAction = Literal["opt_out", "opt_in", "help", "reply"]
+
+# The keywords carriers and Twilio's Advanced Opt-Out honour; the whole message must be the keyword.
+OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+# Twilio's MessageStatus values this table records (others, like queued/sending, change nothing).
+_STATUS_ALIASES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "read": "delivered",
+}
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
+_RANK = {"pending": 0, "sending": 1, "unknown": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+
+_TRAILING_PUNCTUATION = re.compile(r"[\s.!]+$")
+
+
+def normalize_address(*, channel: str, address: str) -> str:
+    """The stored form of an address: E.164 for SMS (the raw text when it is not a valid number), lower-case
+    email."""
+    address = address.strip()
+    if channel == "sms":
+        return to_e164(address) or address
+    return address.lower()
+
+
+def classify_inbound(body: str) -> InboundAction:
+    """What an inbound SMS asks for: "opt_out" (STOP, UNSUBSCRIBE, ...), "opt_in" (START, YES, UNSTOP),
+    "help" (HELP, INFO) or "reply" (anything else). Any case; surrounding spaces and a final "." or "!"
+    are ignored."""
+    word = _TRAILING_PUNCTUATION.sub("", body.strip()).upper()
+    if word in OPT_OUT_KEYWORDS:
+        return "opt_out"
+    if word in OPT_IN_KEYWORDS:
+        return "opt_in"
+    if word in HELP_KEYWORDS:
+        return "help"
+    return "reply"
+
+
+def _insert_ignoring_conflict(session: Session, model: type[Any], values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL); True when a row was inserted."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    primary_key = model.__table__.primary_key.columns.values()[0]
+    # RETURNING rather than rowcount: drivers disagree on the rowcount of a skipped insert.
+    inserted = session.execute(insert(model).values(**values).on_conflict_do_nothing().returning(primary_key))
+    return inserted.first() is not None
+
+
+def suppress(session: Session, *, channel: str, address: str, reason: str, source: str | None = None) -> bool:
+    """Never message this address on this channel again (until `unsuppress`). True when newly suppressed;
+    an existing suppression keeps its first reason."""
+    return _insert_ignoring_conflict(
+        session,
+        Suppression,
+        {
+            "channel": channel,
+            "address": normalize_address(channel=channel, address=address),
+            "reason": reason,
+            "source": source,
+            "created_at": utcnow(),
+        },
+    )
+
+
+def unsuppress(session: Session, *, channel: str, address: str) -> bool:
+    """Allow this address again (an SMS START). True when a suppression was removed."""
+    row = session.get(Suppression, (channel, normalize_address(channel=channel, address=address)))
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def is_suppressed(session: Session, *, channel: str, address: str) -> bool:
+    """True when the address must not be messaged on this channel."""
+    key = (channel, normalize_address(channel=channel, address=address))
+    return session.get(Suppression, key) is not None
+
+
+def suppression_for(session: Session, *, channel: str, address: str) -> Suppression | None:
+    """The suppression row (reason, source, when), or None."""
+    return session.get(Suppression, (channel, normalize_address(channel=channel, address=address)))
+
+
+def _mark_replied(session: Session, *, phone: str) -> None:
+    """Stop follow-ups for the review request the customer is answering: the newest one sent to the number
+    (or the newest at all when none was sent yet)."""
+    numbers = {phone, normalize_address(channel="sms", address=phone)}
+    newest = session.scalars(
+        select(ReviewRequest)
+        .where(ReviewRequest.recipient_phone.in_(numbers))
+        .order_by(ReviewRequest.sent_at.is_(None), ReviewRequest.sent_at.desc(), ReviewRequest.id.desc())
+        .limit(1)
+    ).first()
+    if newest is not None and newest.replied_at is None:
+        newest.replied_at = utcnow()
+        session.flush()
+
+
+def record_inbound(
+    session: Session, *, message_sid: str | None, from_number: str, to_number: str | None, body: str
+) -> InboundAction:
+    """Record an inbound SMS and act on it in the same transaction; returns the action.
+
+    opt_out suppresses the number for SMS, opt_in lifts that, a reply marks the newest review request to
+    that number as replied (so follow-ups stop). A MessageSid seen before is recorded once and acted on
+    once: the first recording's action is returned.
+    """
+    action = classify_inbound(body)
+    values = {
+        "message_sid": message_sid,
+        "from_number": from_number.strip(),
+        "to_number": to_number.strip() if to_number else None,
+        "body": body,
+        "action": action,
+        "received_at": utcnow(),
+    }
+    if message_sid:
+        if not _insert_ignoring_conflict(session, InboundMessage, values):
+            previous = session.scalar(select(InboundMessage.action).where(InboundMessage.message_sid == message_sid))
+            return classify_inbound(body) if previous is None else _as_action(previous)
+    else:
+        session.add(InboundMessage(**values))
+        session.flush()
+    if action == "opt_out":
+        suppress(session, channel="sms", address=from_number, reason="sms_stop", source="twilio_inbound")
+    elif action == "opt_in":
+        unsuppress(session, channel="sms", address=from_number)
+    elif action == "reply":
+        _mark_replied(session, phone=from_number)
+    return action
+
+
+def _as_action(value: str) -> InboundAction:
+    if value in ("opt_out", "opt_in", "help", "reply"):
+        return value  # type: ignore[return-value]
+    return "reply"
+
+
+def update_delivery_status(
+    session: Session, *, provider_message_id: str, status: str, error_code: str | None = None
+) -> bool:
+    """Apply a delivery receipt (Twilio's MessageStatus and ErrorCode) to the Delivery with that provider id.
+
+    Records sent, delivered, undelivered and failed ("read" counts as delivered); other statuses change
+    nothing. A final status (delivered, undelivered, failed) is never replaced, and a status never moves
+    backwards (a late "sent" after "delivered" is ignored). True when the row changed.
+    """
+    new_status = _STATUS_ALIASES.get(status.strip().lower())
+    if new_status is None:
+        return False
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.provider_message_id == provider_message_id).limit(1)
+    ).first()
+    if delivery is None:
+        return False
+    if delivery.status in FINAL_STATUSES or _RANK.get(delivery.status, 0) >= _RANK[new_status]:
+        return False
+    # A conditional UPDATE, so two receipts racing each other cannot both win.
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status == delivery.status)
+        .values(
+            status=new_status,
+            error_code=error_code or delivery.error_code,
+            sent_at=delivery.sent_at or (utcnow() if new_status == "sent" else None),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
