@@ -471,6 +471,21 @@ def backup_restore(
     console.print(f"[green]Restored {sum(report.row_counts.values())} rows; every table matches the manifest.[/]")
 
 
+# -- gateway ---------------------------------------------------------------------------------------
+@app.command("gateway")
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Default: GATEWAY_HOST (127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: GATEWAY_PORT (8700).")] = None,
+    workers: Annotated[int, typer.Option(help="Ingest processes; the relay runs once, in the supervisor.")] = 1,
+) -> None:
+    """Run the gateway: Jobber webhooks, relay to Prefect, Slack, Twilio, OAuth, admin page, /metrics."""
+    from deployments.gateway.server import run_gateway
+    from tasks.settings import get_settings
+
+    settings = get_settings()
+    run_gateway(host or settings.gateway_host, port or settings.gateway_port, workers=workers)
+
+
 # -- runner ------------------------------------------------------------------------------------------
 @app.command("serve")
 def serve_deployments(

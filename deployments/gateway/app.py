@@ -1,26 +1,105 @@
 """The gateway's ASGI app. Each area of the gateway is a router in its own module of this package.
 
 State shared by the routers lives on `app.state`: `settings` (tasks.settings.Settings) and `engine`
-(the SQLAlchemy engine of DATABASE_URL). Routers read them from `request.app.state`.
+(the SQLAlchemy engine of DATABASE_URL). Routers read them from `request.app.state`. The webhook inbox
+adds `inbox_writer` (the group-commit writer), `relay` (inbox -> Prefect events) and `metrics`
+(deployments.gateway.metrics.metrics_for).
+
+The lifespan starts the relay as a background task and, on shutdown, stops it and flushes the inbox
+writer. Set JOBBERFLOW_GATEWAY_RELAY=off (or pass relay=False) for a gateway that only ingests, for
+example the workers of a multi-process gateway whose relay runs elsewhere (deployments/gateway/server.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from starlette.types import Receive, Scope, Send
 
 from tasks.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """Build the gateway. Nothing is created at import time; tests pass their own settings and engine."""
+RELAY_ENV = "JOBBERFLOW_GATEWAY_RELAY"
+
+
+class GatewayApp(FastAPI):
+    """FastAPI with a shortcut for `POST /webhooks/jobber[/webhooks]`.
+
+    Jobber's webhooks are the one hot path: they are answered by deployments.gateway.webhooks.fast_path
+    before routing, middleware and dependency solving (the same code the documented route runs).
+    Everything else goes through FastAPI as usual.
+    """
+
+    webhook_shortcut: Callable[[Scope, Receive, Send], Awaitable[bool]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        shortcut = self.webhook_shortcut
+        if shortcut is not None and scope["type"] == "http" and await shortcut(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
+def relay_enabled_by_env() -> bool:
+    return os.environ.get(RELAY_ENV, "on").strip().lower() not in {"0", "off", "false", "no"}
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    relay: bool | None = None,
+    prefect_api_url: str | None = None,
+) -> FastAPI:
+    """Build the gateway. Nothing is created at import time; tests pass their own settings and engine.
+
+    `relay` runs the inbox -> Prefect relay in the lifespan (default: JOBBERFLOW_GATEWAY_RELAY, on);
+    `prefect_api_url` overrides PREFECT_API_URL for it.
+    """
     from deployments.gateway import admin, health, oauth, reviews, slack, twilio, webhooks
+    from deployments.gateway.metrics import metrics_for
+    from deployments.gateway.relay import Relay
     from tasks.store.db import get_engine
 
     settings = settings or get_settings()
-    app = FastAPI(title="jobberflow gateway", version="0.1.0")
+    run_relay = relay_enabled_by_env() if relay is None else relay
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task: asyncio.Task[None] | None = None
+        if run_relay:
+            app.state.relay = Relay(
+                app.state.engine,
+                api_url=prefect_api_url,
+                on_sent=lambda n: metrics_for(app).relay_events.labels(outcome="sent").inc(n),
+            )
+            task = asyncio.create_task(app.state.relay.run(), name="jobber-relay")
+        try:
+            yield
+        finally:
+            if task is not None:
+                app.state.relay.stop()
+                try:
+                    await asyncio.wait_for(task, timeout=15)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+            writer = getattr(app.state, "inbox_writer", None)
+            if writer is not None:
+                await asyncio.to_thread(writer.close)
+
+    app = GatewayApp(title="jobberflow gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.resolved_database_url)
+    app.state.relay = None
+    metrics_for(app)
+    webhooks.inbox_writer(app)  # its thread starts on the first webhook
+    app.webhook_shortcut = webhooks.fast_path(app)
     for module in (health, webhooks, oauth, slack, twilio, reviews, admin):
         app.include_router(module.router)
     return app

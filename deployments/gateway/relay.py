@@ -1,0 +1,289 @@
+"""The relay: inbox rows -> Prefect events, until Prefect has accepted every one of them.
+
+Each row becomes event `jobber.<resource>.<action>` about resource `jobber.<resource>.<itemId>`, with
+the account as a related resource and payload {topic, itemId, accountId, occurredAt, inboxId}
+(tasks/events.py). The event id is uuid5 of the row's dedupe key, so a row sent twice (a crash between
+Prefect's answer and our UPDATE, two relays) is one event in Prefect: its event store and its
+triggers both ignore an id they have already seen.
+
+Events go to the Prefect server's REST API (`POST /api/events`, answered 204 once the server has
+taken them) through Prefect's own client, so PREFECT_API_URL, PREFECT_API_KEY and
+PREFECT_API_AUTH_STRING apply as everywhere else. A row is marked relayed only after that 204. While
+Prefect is down, rows stay in the inbox and the relay retries with capped exponential backoff.
+
+The event's `occurred` is the moment of relaying (Prefect's triggers bucket events by `occurred`, and a
+row relayed after an outage must still fire them); Jobber's own time is `payload.occurredAt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from tasks.events import account_related, event_name, event_payload, event_resource
+from tasks.store import inbox
+
+log = logging.getLogger(__name__)
+
+# uuid5 namespace of relayed Jobber webhooks (fixed forever: changing it would re-fire every event).
+EVENT_NAMESPACE = uuid.UUID("6f1c2a8e-3b7d-5c4e-9a10-2d8b7e5f4c31")
+
+
+class RelayNotConfigured(Exception):
+    """PREFECT_API_URL is not set: the relay never starts an ephemeral Prefect server of its own."""
+
+
+class PrefectUnavailable(Exception):
+    """Prefect did not accept the events (unreachable, timeout, error answer). The rows stay unrelayed."""
+
+
+def event_id(dedupe_key: str) -> uuid.UUID:
+    """The Prefect event id of an inbox row: the same row always yields the same event."""
+    return uuid.uuid5(EVENT_NAMESPACE, dedupe_key)
+
+
+def build_event(entry: inbox.InboxEntry, *, occurred: datetime | None = None) -> dict[str, Any]:
+    """The Prefect event (JSON) for one inbox row."""
+    return {
+        "id": str(event_id(entry.dedupe_key)),
+        "occurred": (occurred or datetime.now(UTC)).isoformat(),
+        "event": event_name(entry.topic),
+        "resource": event_resource(entry.topic, entry.item_id),
+        "related": account_related(entry.account_id),
+        "payload": event_payload(
+            topic=entry.topic,
+            item_id=entry.item_id,
+            account_id=entry.account_id,
+            occurred_at=entry.occurred_at,
+            inbox_id=entry.id,
+        ),
+    }
+
+
+def resolve_api_url(api_url: str | None = None) -> str:
+    """`api_url`, else Prefect's PREFECT_API_URL; RelayNotConfigured when neither is set."""
+    if api_url:
+        return api_url
+    from prefect.settings import PREFECT_API_URL
+
+    value = PREFECT_API_URL.value()
+    if not value:
+        raise RelayNotConfigured("PREFECT_API_URL is not set: webhooks wait in the inbox until it is")
+    return str(value)
+
+
+_tls: dict[str, ssl.SSLContext] = {}
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Prefect's client builds a TLS context per client (tens of ms of CPU): build ours once."""
+    context = _tls.get("default")
+    if context is None:
+        from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
+
+        if PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value():
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            import certifi
+
+            context = ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
+        _tls["default"] = context
+    return context
+
+
+def prefect_client(api_url: str | None = None, *, timeout_s: float = 10.0) -> Any:
+    """A SyncPrefectClient for `api_url` (default PREFECT_API_URL) with the configured credentials.
+
+    A fresh client does not retry connection errors (Prefect's client only does once it has connected),
+    so an unreachable server costs one quick failure, and the relay's own backoff takes over.
+    """
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY
+
+    url = resolve_api_url(api_url)
+    auth = PREFECT_API_AUTH_STRING.value()
+    key = PREFECT_API_KEY.value()
+    settings: dict[str, Any] = {"timeout": timeout_s, "verify": _tls_context()}
+    return SyncPrefectClient(
+        url,
+        auth_string=_secret(auth),
+        api_key=_secret(key),
+        httpx_settings=settings,
+    )
+
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value.get_secret_value()) if hasattr(value, "get_secret_value") else str(value)
+
+
+def _send(client: Any, events: Sequence[dict[str, Any]]) -> None:
+    import httpx
+
+    try:
+        client.request("POST", "/events", json=list(events))
+    except httpx.HTTPStatusError as exc:
+        raise PrefectUnavailable(f"Prefect answered HTTP {exc.response.status_code}") from exc
+    except httpx.HTTPError as exc:
+        raise PrefectUnavailable(f"Prefect unreachable: {type(exc).__name__}") from exc
+
+
+def relay_once(
+    engine: Engine,
+    *,
+    api_url: str | None = None,
+    client: Any = None,
+    batch_size: int = 200,
+    max_batches: int | None = None,
+) -> int:
+    """Send every unrelayed inbox row to Prefect now; the number of rows Prefect accepted.
+
+    Rows are marked relayed batch by batch, each only after Prefect accepted it. When Prefect fails, the
+    batch's rows get `relay_attempts + 1` and `last_error`, and PrefectUnavailable is raised.
+    """
+    owned = client is None
+    sent = 0
+    batches = 0
+    try:
+        while max_batches is None or batches < max_batches:
+            with engine.connect() as conn:
+                entries = inbox.fetch_unrelayed(conn, limit=batch_size)
+            if not entries:
+                break
+            if client is None:  # only now: an idle relay costs one SELECT, not a client
+                client = prefect_client(api_url)
+                client.__enter__()
+            batches += 1
+            ids = [e.id for e in entries]
+            now = datetime.now(UTC)
+            try:
+                _send(client, [build_event(e, occurred=now) for e in entries])
+            except PrefectUnavailable as exc:
+                with engine.begin() as conn:
+                    inbox.record_relay_failure(conn, ids=ids, error=str(exc))
+                raise
+            with engine.begin() as conn:
+                inbox.mark_relayed(conn, ids=ids)
+            sent += len(entries)
+            if len(entries) < batch_size:
+                break
+    finally:
+        if owned and client is not None:
+            client.__exit__(None, None, None)
+    return sent
+
+
+@dataclass
+class RelayStatus:
+    """What /healthz and /metrics report about the relay."""
+
+    running: bool = False
+    relayed: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_success_at: datetime | None = None
+
+
+class Relay:
+    """The background relay of one gateway process: `await relay.run()` until `relay.stop()`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        api_url: str | None = None,
+        batch_size: int = 200,
+        idle_s: float = 0.5,
+        base_backoff_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        on_sent: Any = None,
+    ) -> None:
+        self.engine = engine
+        self.api_url = api_url
+        self.batch_size = batch_size
+        self.idle_s = idle_s
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.status = RelayStatus()
+        self._on_sent = on_sent
+        self._stop = asyncio.Event()
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def backoff(self, failures: int) -> float:
+        """Capped exponential backoff with full jitter on the upper half."""
+        ceiling = min(self.max_backoff_s, self.base_backoff_s * float(2 ** max(0, failures - 1)))
+        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
+
+    def _once(self) -> int:
+        return relay_once(self.engine, api_url=self.api_url, batch_size=self.batch_size, max_batches=20)
+
+    async def run(self) -> None:
+        self.status.running = True
+        try:
+            while not self._stop.is_set():
+                try:
+                    sent = await asyncio.to_thread(self._once)
+                except RelayNotConfigured as exc:
+                    self._failed(str(exc), level=logging.INFO if self.status.consecutive_failures else logging.WARNING)
+                    delay = self.max_backoff_s
+                except PrefectUnavailable as exc:
+                    self._failed(str(exc))
+                    delay = self.backoff(self.status.consecutive_failures)
+                except Exception as exc:  # noqa: BLE001 - the relay must outlive a database hiccup
+                    self._failed(f"{type(exc).__name__}")
+                    log.debug("relay error", exc_info=True)
+                    delay = self.backoff(self.status.consecutive_failures)
+                else:
+                    if sent:
+                        self.status.relayed += sent
+                        self.status.last_success_at = datetime.now(UTC)
+                        if self._on_sent is not None:
+                            self._on_sent(sent)
+                    if self.status.consecutive_failures:
+                        log.info("Relay to Prefect recovered")
+                    self.status.consecutive_failures = 0
+                    self.status.last_error = None
+                    delay = 0.0 if sent >= self.batch_size else self.idle_s
+                if delay:
+                    try:
+                        await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                    except TimeoutError:
+                        pass
+        finally:
+            self.status.running = False
+
+    def _failed(self, message: str, level: int = logging.WARNING) -> None:
+        self.status.consecutive_failures += 1
+        self.status.last_error = message
+        # log the first failure and then every tenth, not every retry
+        if self.status.consecutive_failures == 1 or self.status.consecutive_failures % 10 == 0:
+            log.log(level, "Relay to Prefect failing (%d in a row): %s", self.status.consecutive_failures, message)
+
+
+__all__ = [
+    "EVENT_NAMESPACE",
+    "PrefectUnavailable",
+    "Relay",
+    "RelayNotConfigured",
+    "RelayStatus",
+    "build_event",
+    "event_id",
+    "prefect_client",
+    "relay_once",
+    "resolve_api_url",
+]

@@ -1,0 +1,552 @@
+"""The webhook inbox: durable, deduplicated storage of received Jobber webhooks, and the relay's queries.
+
+Writes go through `InboxWriter`, a group commit: one writer thread takes every row that concurrent
+requests have queued, inserts them in ONE transaction (`INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`
+on SQLite and PostgreSQL) and only then resolves each request's future. A request that is told
+"stored" or "duplicate" is therefore backed by a committed transaction (SQLite runs WAL with
+synchronous=FULL, see tasks/store/db.py): an acknowledged webhook survives a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, literal_column, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from tasks.store.accounts import as_utc
+from tasks.store.models import WebhookInbox
+
+log = logging.getLogger(__name__)
+
+_TABLE: Table = WebhookInbox.__table__  # type: ignore[assignment]
+
+
+class InboxUnavailable(Exception):
+    """The inbox could not store a webhook (database down, writer stopped): the sender must retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    """A webhook about to be stored."""
+
+    dedupe_key: str
+    account_id: str
+    topic: str
+    item_id: str
+    occurred_at: str
+    body: str
+    received_at: datetime
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "dedupe_key": self.dedupe_key,
+            "account_id": self.account_id,
+            "topic": self.topic,
+            "item_id": self.item_id,
+            "occurred_at": self.occurred_at,
+            "body": self.body,
+            "received_at": self.received_at,
+            "relay_attempts": 0,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A stored webhook, as the relay reads it."""
+
+    id: int
+    dedupe_key: str
+    account_id: str
+    topic: str
+    item_id: str
+    occurred_at: str
+    received_at: datetime
+    relay_attempts: int
+
+
+def _dialect_insert(name: str) -> Any:
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+    return postgresql_insert
+
+
+def _conflict_free_insert(conn: Connection) -> Any:
+    """`INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key` for this dialect, or None."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+    else:
+        return None
+    return dialect_insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_TABLE.c.dedupe_key)
+
+
+def insert_rows(conn: Connection, rows: Sequence[InboxRow]) -> set[str]:
+    """Insert `rows` (skipping keys already stored) in the caller's transaction; the keys newly stored."""
+    unique: dict[str, InboxRow] = {}
+    for row in rows:
+        unique.setdefault(row.dedupe_key, row)
+    if not unique:
+        return set()
+    stmt = _conflict_free_insert(conn)
+    if stmt is not None:
+        result = conn.execute(stmt, [row.values() for row in unique.values()])
+        return {str(key) for key in result.scalars().all()}
+    stored: set[str] = set()  # other databases: one savepoint per row
+    for key, row in unique.items():
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(_TABLE).values(**row.values()))
+            stored.add(key)
+        except IntegrityError:
+            continue
+    return stored
+
+
+def store_rows(engine: Engine, rows: Sequence[InboxRow]) -> set[str]:
+    """Insert `rows` in one committed transaction; the keys newly stored (the others were duplicates)."""
+    with engine.begin() as conn:
+        return insert_rows(conn, rows)
+
+
+# -- group commit ---------------------------------------------------------------------------------------
+
+_COLUMNS = ("dedupe_key", "account_id", "topic", "item_id", "occurred_at", "body", "received_at")
+
+
+class _RawInserter:
+    """The writer's own DBAPI connection and one prepared INSERT: SQLAlchemy's per-transaction machinery
+    costs more CPU than the insert itself, and the writer runs one transaction per batch.
+
+    Values are bound through the column types' own bind processors, so rows read back through
+    SQLAlchemy exactly as if it had written them. Only SQLite (pysqlite) and PostgreSQL (psycopg).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.dialect = engine.dialect
+        self.name = engine.dialect.name
+        values: dict[str, Any] = {name: bindparam(name) for name in _COLUMNS}
+        values["relay_attempts"] = literal_column("0")
+        compiled = (
+            _dialect_insert(self.name)(_TABLE)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(_TABLE.c.dedupe_key)
+            .compile(dialect=engine.dialect)
+        )
+        self.sql = str(compiled)
+        # qmark (pysqlite) binds by position, pyformat (psycopg) by name
+        self.order: tuple[str, ...] | None = tuple(compiled.positiontup) if compiled.positiontup else None
+        processor = _TABLE.c.received_at.type.bind_processor(engine.dialect)
+        self._when: Callable[[datetime], Any] = processor or (lambda value: value)
+        self._connection: Any = engine.raw_connection()
+
+    @staticmethod
+    def supports(engine: Engine) -> bool:
+        return engine.dialect.name == "sqlite" or (
+            engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        )
+
+    def _params(self, row: InboxRow) -> tuple[Any, ...] | dict[str, Any]:
+        when = row.received_at.astimezone(UTC)
+        if self.name == "sqlite":
+            when = when.replace(tzinfo=None)  # SQLite stores UTC without an offset, as SQLAlchemy does
+        values = {
+            "dedupe_key": row.dedupe_key,
+            "account_id": row.account_id,
+            "topic": row.topic,
+            "item_id": row.item_id,
+            "occurred_at": row.occurred_at,
+            "body": row.body,
+            "received_at": self._when(when),
+        }
+        if self.order is not None:
+            return tuple(values[name] for name in self.order)
+        return values
+
+    def insert(self, rows: Sequence[InboxRow]) -> set[str]:
+        """Insert and COMMIT; the keys newly stored. Raises the driver's error (the transaction is rolled back)."""
+        connection = self._connection
+        cursor = connection.cursor()
+        try:
+            stored: set[str] = set()
+            if self.name == "sqlite":
+                for row in rows:
+                    cursor.execute(self.sql, self._params(row))
+                    found = cursor.fetchone()
+                    if found is not None:
+                        stored.add(str(found[0]))
+            else:
+                cursor.executemany(self.sql, [self._params(row) for row in rows], returning=True)
+                while True:
+                    found = cursor.fetchone()
+                    if found is not None:
+                        stored.add(str(found[0]))
+                    if not cursor.nextset():
+                        break
+            connection.commit()
+            return stored
+        except BaseException:
+            try:
+                connection.rollback()
+            finally:
+                self.close()
+            raise
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        except Exception:  # noqa: BLE001, S110 - closing a broken connection
+            pass
+
+
+_Waiter = tuple[InboxRow, "asyncio.Future[bool] | Future[bool]", "asyncio.AbstractEventLoop | None"]
+
+
+@dataclass
+class WriterStats:
+    batches: int = 0
+    rows: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    failures: int = 0
+    largest_batch: int = 0
+    last_commit_s: float = 0.0
+
+
+class InboxWriter:
+    """One thread that stores queued rows in batches (group commit) and resolves their futures after COMMIT.
+
+    `await writer.store(row)` -> True (stored now) or False (a duplicate of a stored row); it raises
+    InboxUnavailable when the batch could not be committed, so the request can answer 503 and Jobber
+    retries. The thread starts on first use; `close()` stores what is queued and stops it.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_batch: int = 256,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self.stats = WriterStats()
+        self._on_batch = on_batch
+        self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._raw: _RawInserter | None = None
+
+    # -- producer side ------------------------------------------------------------------------------
+    def _ensure_started(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._closed:
+                raise InboxUnavailable("the inbox writer is stopped")
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+                self._thread.start()
+
+    async def store(self, row: InboxRow) -> bool:
+        """Queue `row` and wait until its batch is committed: True if stored now, False if a duplicate."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        self._queue.put((row, future, loop))
+        return await future
+
+    def store_sync(self, row: InboxRow, timeout: float | None = 30.0) -> bool:
+        """The same from a thread without an event loop."""
+        self._ensure_started()
+        future: Future[bool] = Future()
+        self._queue.put((row, future, None))
+        return future.result(timeout)
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Store everything already queued, then stop the thread."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+    # -- writer side --------------------------------------------------------------------------------
+    def _take(self) -> tuple[list[_Waiter], bool]:
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        stop = False
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                stop = True
+                break
+            batch.append(item)
+        return batch, stop
+
+    def _run(self) -> None:
+        while True:
+            batch, stop = self._take()
+            if batch:
+                self._commit(batch)
+            if stop:
+                # drain whatever arrived after the stop marker so no caller waits forever
+                rest: list[_Waiter] = []
+                while True:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None:
+                        rest.append(item)
+                if rest:
+                    self._commit(rest)
+                if self._raw is not None:
+                    self._raw.close()
+                    self._raw = None
+                return
+
+    def _store(self, rows: list[InboxRow]) -> set[str]:
+        unique: dict[str, InboxRow] = {}
+        for row in rows:
+            unique.setdefault(row.dedupe_key, row)
+        if _RawInserter.supports(self.engine):
+            try:
+                if self._raw is None:
+                    self._raw = _RawInserter(self.engine)
+                return self._raw.insert(list(unique.values()))
+            except Exception as exc:  # noqa: BLE001 - the SQLAlchemy path below decides what fails
+                self._raw = None
+                log.warning("inbox fast insert failed (%s); using SQLAlchemy for this batch", type(exc).__name__)
+        return store_rows(self.engine, list(unique.values()))
+
+    def _commit(self, batch: list[_Waiter]) -> None:
+        started = time.perf_counter()
+        outcome: set[str] | BaseException
+        try:
+            outcome = self._store([row for row, _, _ in batch])
+        except SQLAlchemyError as exc:
+            outcome = self._commit_one_by_one(batch, exc)
+        except Exception as exc:  # noqa: BLE001 - every waiter must be answered
+            log.exception("inbox batch failed")
+            outcome = exc
+        elapsed = time.perf_counter() - started
+        self.stats.batches += 1
+        self.stats.rows += len(batch)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        self.stats.last_commit_s = elapsed
+        if self._on_batch is not None:
+            try:
+                self._on_batch(len(batch), elapsed)
+            except Exception:  # noqa: BLE001 - metrics must not break storage
+                log.debug("on_batch callback failed", exc_info=True)
+        self._resolve(batch, outcome)
+
+    def _commit_one_by_one(self, batch: list[_Waiter], error: SQLAlchemyError) -> set[str] | BaseException:
+        """A batch failed: store its rows one by one so one bad row cannot fail the others."""
+        if len(batch) == 1:
+            log.error("inbox write failed: %s", type(error).__name__)
+            return InboxUnavailable(f"inbox write failed: {type(error).__name__}")
+        log.warning("inbox batch of %d failed (%s); storing its rows one by one", len(batch), type(error).__name__)
+        stored: set[str] = set()
+        failed: set[str] = set()
+        for row, _, _ in batch:
+            try:
+                stored |= store_rows(self.engine, [row])
+            except SQLAlchemyError as exc:
+                log.error("inbox write failed for one row: %s", type(exc).__name__)
+                failed.add(row.dedupe_key)
+        if failed:
+            return _PartialFailure(stored, failed)
+        return stored
+
+    def _resolve(self, batch: list[_Waiter], outcome: set[str] | BaseException) -> None:
+        answered: set[str] = set()
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], bool | BaseException]]] = {}
+        for row, future, loop in batch:
+            result: bool | BaseException
+            if isinstance(outcome, _PartialFailure):
+                if row.dedupe_key in outcome.failed:
+                    result = InboxUnavailable("inbox write failed")
+                else:
+                    result = row.dedupe_key in outcome.stored and row.dedupe_key not in answered
+            elif isinstance(outcome, BaseException):
+                result = outcome if isinstance(outcome, InboxUnavailable) else InboxUnavailable(str(outcome))
+            else:
+                # the first request for a key that was inserted now is "stored"; the rest are duplicates
+                result = row.dedupe_key in outcome and row.dedupe_key not in answered
+            if result is True:
+                answered.add(row.dedupe_key)
+                self.stats.stored += 1
+            elif result is False:
+                self.stats.duplicates += 1
+            else:
+                self.stats.failures += 1
+            if loop is None:
+                assert isinstance(future, Future)
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+            else:
+                assert isinstance(future, asyncio.Future)
+                by_loop.setdefault(loop, []).append((future, result))
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, items)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                continue
+
+
+class _PartialFailure(Exception):
+    def __init__(self, stored: set[str], failed: set[str]) -> None:
+        super().__init__("some rows failed")
+        self.stored = stored
+        self.failed = failed
+
+
+def _settle(items: list[tuple[asyncio.Future[bool], bool | BaseException]]) -> None:
+    for future, result in items:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+# -- the relay's queries --------------------------------------------------------------------------------
+
+
+def fetch_unrelayed(conn: Connection, *, limit: int = 200) -> list[InboxEntry]:
+    """The oldest rows not yet accepted by Prefect."""
+    rows = conn.execute(
+        select(
+            _TABLE.c.id,
+            _TABLE.c.dedupe_key,
+            _TABLE.c.account_id,
+            _TABLE.c.topic,
+            _TABLE.c.item_id,
+            _TABLE.c.occurred_at,
+            _TABLE.c.received_at,
+            _TABLE.c.relay_attempts,
+        )
+        .where(_TABLE.c.relayed_at.is_(None))
+        .order_by(_TABLE.c.id)
+        .limit(limit)
+    ).all()
+    return [
+        InboxEntry(
+            id=int(r[0]),
+            dedupe_key=r[1],
+            account_id=r[2],
+            topic=r[3],
+            item_id=r[4],
+            occurred_at=r[5],
+            received_at=as_utc(r[6]) or datetime.now(UTC),
+            relay_attempts=int(r[7] or 0),
+        )
+        for r in rows
+    ]
+
+
+def mark_relayed(conn: Connection, *, ids: Sequence[int], at: datetime | None = None) -> None:
+    if not ids:
+        return
+    conn.execute(
+        update(_TABLE)
+        .where(_TABLE.c.id.in_(list(ids)))
+        .values(relayed_at=at or datetime.now(UTC), relay_attempts=_TABLE.c.relay_attempts + 1, last_error=None)
+    )
+
+
+def record_relay_failure(conn: Connection, *, ids: Sequence[int], error: str) -> None:
+    if not ids:
+        return
+    conn.execute(
+        update(_TABLE)
+        .where(_TABLE.c.id.in_(list(ids)))
+        .values(relay_attempts=_TABLE.c.relay_attempts + 1, last_error=error[:2000])
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Rows waiting for the relay, and how old the oldest one is."""
+
+    count: int
+    oldest_received_at: datetime | None
+
+    def lag_seconds(self, now: datetime | None = None) -> float:
+        if self.oldest_received_at is None:
+            return 0.0
+        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_received_at).total_seconds())
+
+
+def backlog(engine: Engine) -> Backlog:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(func.count(), func.min(_TABLE.c.received_at)).where(_TABLE.c.relayed_at.is_(None))
+        ).one()
+    return Backlog(count=int(row[0] or 0), oldest_received_at=as_utc(row[1]))
+
+
+def count_rows(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(_TABLE)).scalar_one())
+
+
+def stored_keys(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {str(k) for k in conn.execute(select(_TABLE.c.dedupe_key)).scalars()}
+
+
+__all__ = [
+    "Backlog",
+    "InboxEntry",
+    "InboxRow",
+    "InboxUnavailable",
+    "InboxWriter",
+    "WriterStats",
+    "backlog",
+    "count_rows",
+    "fetch_unrelayed",
+    "insert_rows",
+    "mark_relayed",
+    "record_relay_failure",
+    "store_rows",
+    "stored_keys",
+]

@@ -1,0 +1,94 @@
+"""/healthz and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from deployments.gateway.metrics import metrics_for
+from tests.gateway.test_webhooks_support import call, close_gateway, make_gateway, post, signed_headers, webhook_body
+
+
+@pytest.fixture
+def gateway(db_url: str) -> Iterator[FastAPI]:
+    app = make_gateway(db_url)
+    yield app
+    close_gateway(app)
+
+
+def _get(app: FastAPI, path: str) -> httpx.Response:
+    async def go(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.get(path)
+
+    return call(app, go)
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_healthz_reports_ok_with_the_database(gateway: FastAPI) -> None:
+    resp = _get(gateway, "/healthz")
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["status"] == "ok" and body["db"] == "ok"
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: object) -> None:
+    from sqlalchemy import create_engine
+
+    from deployments.gateway.app import create_app
+    from tests.gateway.test_webhooks_support import make_settings
+
+    dead = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    app = create_app(make_settings("sqlite://"), engine=dead, relay=False)
+    resp = _get(app, "/healthz")
+    assert resp.status_code == 503
+    assert resp.json()["db"] == "error"
+
+
+def test_metrics_count_requests_latency_backlog_and_lag(gateway: FastAPI) -> None:
+    ok = webhook_body(item_id="m-1")
+    assert post(gateway, ok, signed_headers(ok)).status_code == 200
+    assert post(gateway, ok, signed_headers(ok)).status_code == 200
+    assert post(gateway, ok, {"X-Jobber-Hmac-SHA256": "bad"}).status_code == 401
+    metrics_for(gateway).slack_notification(ok=True)
+    metrics_for(gateway).slack_notification(ok=False)
+    metrics_for(gateway).jobber_usage(requests=2, cost=150)
+
+    resp = _get(gateway, "/metrics")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/plain")
+    samples = _samples(resp.text)
+    requests = "gateway_requests_total"
+    assert samples[(requests, (("endpoint", "jobber_webhook"), ("outcome", "stored")))] == 1
+    assert samples[(requests, (("endpoint", "jobber_webhook"), ("outcome", "duplicate")))] == 1
+    assert samples[(requests, (("endpoint", "jobber_webhook"), ("outcome", "unauthorized")))] == 1
+    assert samples[("gateway_ack_seconds_count", (("endpoint", "jobber_webhook"),))] == 3
+    assert samples[("gateway_inbox_backlog", ())] == 1
+    assert samples[("gateway_relay_lag_seconds", ())] >= 0
+    assert samples[("slack_notifications_total", (("outcome", "sent"),))] == 1
+    assert samples[("slack_notifications_total", (("outcome", "failed"),))] == 1
+    assert samples[("jobber_api_requests_total", (("outcome", "ok"),))] == 2
+    assert samples[("jobber_api_query_cost_total", ())] == 150
+    assert samples[("gateway_inbox_batches_total", ())] >= 1
+
+
+def test_each_app_has_its_own_registry(db_url: str) -> None:
+    one, two = make_gateway(db_url), make_gateway(db_url)
+    try:
+        metrics_for(one).slack_notification(ok=True)
+        assert metrics_for(one) is metrics_for(one)
+        assert metrics_for(one).registry is not metrics_for(two).registry
+        text = _get(two, "/metrics").text
+        assert 'slack_notifications_total{outcome="sent"}' not in text
+    finally:
+        close_gateway(one)
+        close_gateway(two)
