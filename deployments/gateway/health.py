@@ -61,6 +61,21 @@ def refresh_gauges(app: Any) -> None:
         return
     metrics.inbox_backlog.set(pending.count)
     metrics.relay_lag_seconds.set(pending.lag_seconds())
+    try:
+        from tasks.jobber.usage import read_usage
+        from tasks.slack.outbox import slack_outbox_counts
+
+        for usage in read_usage(app.state.engine):
+            if usage.points_available is not None:
+                metrics.jobber_points_available.labels(usage.account_key).set(usage.points_available)
+            metrics.jobber_throttled.labels(usage.account_key).set(usage.throttled_total)
+            metrics.jobber_rate_limited.labels(usage.account_key).set(usage.rate_limited_total)
+            metrics.jobber_requests_recorded.labels(usage.account_key).set(usage.requests_total)
+        counts = slack_outbox_counts(app.state.engine)
+        for status in ("pending", "sent", "failed"):
+            metrics.slack_outbox.labels(status).set(getattr(counts, status))
+    except Exception:  # noqa: BLE001 - a scrape must not fail because the database hiccups
+        log.warning("metrics: Jobber usage or Slack outbox unavailable", exc_info=True)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -71,6 +71,27 @@ class GatewayMetrics:
         self.jobber_api_cost = Counter(
             "jobber_api_query_cost", "Jobber query cost points spent (actualQueryCost).", registry=r
         )
+        self.jobber_points_available = Gauge(
+            "jobber_api_points_available",
+            "Jobber query-cost points available at the last call.",
+            ["account"],
+            registry=r,
+        )
+        self.jobber_throttled = Gauge(
+            "jobber_api_throttled_total", "THROTTLED answers from Jobber (all processes).", ["account"], registry=r
+        )
+        self.jobber_rate_limited = Gauge(
+            "jobber_api_http_429_total", "HTTP 429 answers from Jobber (all processes).", ["account"], registry=r
+        )
+        self.jobber_requests_recorded = Gauge(
+            "jobber_api_requests_recorded_total", "Jobber requests made by every process.", ["account"], registry=r
+        )
+        self.slack_outbox = Gauge(
+            "slack_outbox",
+            "Slack notifications in the outbox, by status (pending | sent | failed).",
+            ["status"],
+            registry=r,
+        )
         self.slack_notifications = Counter(
             "slack_notifications", "Slack notifications, by outcome (sent | failed).", ["outcome"], registry=r
         )

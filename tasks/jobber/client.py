@@ -125,6 +125,8 @@ class JobberClient:
         self._warned: set[str] = set()
         self.stats = ClientStats()
         self.last_cost: QueryCost | None = None
+        # Called after every operation (e.g. tasks.jobber.usage.UsageRecorder); must be cheap and never raise.
+        self.on_response: Callable[[JobberClient], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -150,7 +152,11 @@ class JobberClient:
         payload: dict[str, Any] = {"query": document, "variables": dict(variables or {})}
         if operation_name or operation.name:
             payload["operationName"] = operation_name or operation.name
-        body = self._send(payload, document=document, is_mutation=operation.is_mutation)
+        try:
+            body = self._send(payload, document=document, is_mutation=operation.is_mutation)
+        finally:
+            if self.on_response is not None:
+                self.on_response(self)
         data = body.get("data")
         if not isinstance(data, dict):
             raise JobberResponseError("Jobber answered without `data` and without errors")

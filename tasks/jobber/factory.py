@@ -82,7 +82,18 @@ def get_jobber_client() -> JobberClient:
         client = _cached.get(key)
         if client is None:
             client = _cached[key] = build_jobber_client(settings)
+            _record_usage(client, settings)
         return client
+
+
+def _record_usage(client: JobberClient, settings: Settings) -> None:
+    """Let the gateway's /metrics see this process's Jobber budget and counters."""
+    from tasks.jobber.usage import UsageRecorder
+    from tasks.store.db import get_engine
+
+    client.on_response = UsageRecorder(
+        get_engine(settings.resolved_database_url), account_key=settings.jobber_account_id or "default"
+    )
 
 
 def reset_jobber_clients() -> None:

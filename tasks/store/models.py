@@ -356,3 +356,20 @@ class PollWatermark(Base):
     trigger: Mapped[str] = mapped_column(String(32), primary_key=True)
     watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class JobberApiUsage(Base):
+    """The last known Jobber API budget and running counters, written by the processes that call Jobber
+    (every few seconds, not per request) so the gateway's /metrics and the admin page can show them."""
+
+    __tablename__ = "jobber_api_usage"
+
+    account_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    points_available: Mapped[float | None] = mapped_column(Float)
+    points_maximum: Mapped[float | None] = mapped_column(Float)
+    restore_rate: Mapped[float | None] = mapped_column(Float)
+    requests_total: Mapped[int] = mapped_column(Integer, default=0)
+    throttled_total: Mapped[int] = mapped_column(Integer, default=0)
+    rate_limited_total: Mapped[int] = mapped_column(Integer, default=0)
+    cost_total: Mapped[float] = mapped_column(Float, default=0.0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -92,3 +92,28 @@ def test_each_app_has_its_own_registry(db_url: str) -> None:
     finally:
         close_gateway(one)
         close_gateway(two)
+
+
+def test_metrics_show_the_jobber_budget_and_slack_outbox_recorded_by_other_processes(
+    gateway: FastAPI, sandbox: object
+) -> None:
+    from deployments.sandbox import SandboxServer
+    from tasks.jobber.auth import StaticTokenProvider
+    from tasks.jobber.client import JobberClient
+    from tasks.jobber.usage import UsageRecorder
+
+    assert isinstance(sandbox, SandboxServer)
+    client = JobberClient(
+        graphql_url=sandbox.url + "/api/graphql",
+        api_version="2025-04-16",
+        tokens=StaticTokenProvider(sandbox.issue_tokens()["access_token"]),
+    )
+    client.on_response = UsageRecorder(gateway.state.engine, account_key="acct-1", interval_s=0)
+    client.execute("query { account { id } }")
+    client.execute("query { account { id name } }")
+    samples = _samples(_get(gateway, "/metrics").text)
+    assert samples[("jobber_api_requests_recorded_total", (("account", "acct-1"),))] == 2
+    assert 0 < samples[("jobber_api_points_available", (("account", "acct-1"),))] <= 10_000
+    assert samples[("jobber_api_throttled_total", (("account", "acct-1"),))] == 0
+    assert ("slack_outbox", (("status", "pending"),)) in samples
+    client.close()
