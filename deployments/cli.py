@@ -32,6 +32,10 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(db_app, name="db")
 backup_app = typer.Typer(help="Backups of the synced data: create, list, verify, restore.", no_args_is_help=True)
 app.add_typer(backup_app, name="backup")
+reviews_app = typer.Typer(
+    help="Review requests: preview a template, list requests, send what is due.", no_args_is_help=True
+)
+app.add_typer(reviews_app, name="reviews")
 sync_app = typer.Typer(help="Copy Jobber's records into the database (DATABASE_URL).", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
 
@@ -469,6 +473,47 @@ def backup_restore(
     if mismatches:
         raise _fail(f"restored, but these tables differ from the manifest: {', '.join(mismatches)}")
     console.print(f"[green]Restored {sum(report.row_counts.values())} rows; every table matches the manifest.[/]")
+
+
+# -- review requests -------------------------------------------------------------------------------
+@reviews_app.command("preview")
+def reviews_preview(
+    job_id: Annotated[str, typer.Argument(help="The Jobber job id to render for.")],
+    settings: Annotated[
+        Path | None, typer.Option(help="A JSON/YAML file of ReviewSettings (default: prefect.yaml).")
+    ] = None,
+    review_link: Annotated[str | None, typer.Option(help="Override the review link for this preview.")] = None,
+) -> None:
+    """Render the SMS and email a job's customer would get, without sending (refuses an SMS over 3 segments)."""
+    from tasks.reviews.commands import preview_text
+
+    overrides = {"review_link": review_link} if review_link else None
+    console.print(preview_text(job_id, settings, overrides=overrides), soft_wrap=True, markup=False)
+
+
+@reviews_app.command("list")
+def reviews_list(limit: int = 20) -> None:
+    """The latest review requests with their status and reason."""
+    from tasks.reviews.commands import recent_requests
+
+    rows = recent_requests(limit)
+    table = Table("id", "job", "client", "channel", "status", "planned", "sent", "clicked", "reason")
+    for row in rows:
+        table.add_row(
+            *(
+                str(row[k])
+                for k in ("id", "job", "client", "channel", "status", "planned_at", "sent_at", "clicked", "reason")
+            )
+        )
+    console.print(table)
+
+
+@reviews_app.command("dispatch")
+def reviews_dispatch() -> None:
+    """Send every due review request and follow-up now (the review-dispatch deployment does it every minute)."""
+    from tasks.reviews.commands import dispatch_now
+
+    _print_json(dispatch_now())
 
 
 # -- gateway ---------------------------------------------------------------------------------------

@@ -1,12 +1,16 @@
 """`jobberflow demo`: the embedded default on one machine.
 
-Starts (or reuses) a Prefect server on SQLite and the Jobber sandbox, connects to the sandbox through the
-real OAuth flow, runs the first flow against it, and leaves everything running so the run and its artifact
-can be looked at in the Prefect UI. Child processes log to `<JOBBERFLOW_HOME>/logs/`.
+Starts (or reuses) a Prefect server on SQLite, the Jobber sandbox, the gateway and the runner that serves
+every deployment of prefect.yaml; connects to the sandbox through the real OAuth flow; runs the connection
+check; then closes job #1042 in the sandbox as a person would. Jobber's signed JOB_CLOSED webhook goes to
+the gateway, the gateway's relay turns it into a Prefect event, the event triggers the review-request
+deployment, and the review request lands in the local outbox (no Twilio/SMTP credentials needed). Child
+processes log to `<JOBBERFLOW_HOME>/logs/`; everything keeps running until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,9 +45,11 @@ def _wait_for(url: str, what: str, proc: subprocess.Popen[bytes] | None, log: Pa
 
 
 @contextmanager
-def _service(cmd: list[str], *, health: str, what: str, log: Path, env: dict[str, str]) -> Iterator[None]:
-    """Start `cmd` unless something already answers at `health`; stop it on exit."""
-    if _healthy(health):
+def _service(
+    cmd: list[str], *, health: str, what: str, log: Path, env: dict[str, str], reuse: bool = True
+) -> Iterator[None]:
+    """Start `cmd` (unless `reuse` and something already answers at `health`); stop it on exit."""
+    if reuse and _healthy(health):
         yield
         return
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -60,9 +66,24 @@ def _service(cmd: list[str], *, health: str, what: str, log: Path, env: dict[str
             proc.kill()
 
 
-def demo_environment(*, home: Path, prefect_port: int, sandbox_port: int) -> dict[str, str]:
+DEMO_REVIEW_LINK = "https://g.page/r/evergreen-home-services/review"
+
+# The demo sends at once and at any hour so a newcomer sees the message; prefect.yaml keeps the real defaults.
+DEMO_OVERRIDES = {
+    "review-request": {"settings": {"review_link": DEMO_REVIEW_LINK, "delay_minutes": 0, "quiet_hours_enabled": False}},
+    "review-poll": {"settings": {"review_link": DEMO_REVIEW_LINK, "delay_minutes": 0, "quiet_hours_enabled": False}},
+}
+
+
+def demo_environment(*, home: Path, prefect_port: int, sandbox_port: int, gateway_port: int = 8700) -> dict[str, str]:
     """Environment variables of the embedded default (also applied to this process)."""
     return {
+        "DATABASE_URL": f"sqlite:///{home / 'jobberflow.db'}",
+        "GATEWAY_PORT": str(gateway_port),
+        "PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+        "JOBBERFLOW_PARAMETER_OVERRIDES": json.dumps(DEMO_OVERRIDES),
+        "BUSINESS_NAME": "Evergreen Home Services",
+        "JOBBERFLOW_PROJECT_DIR": str(Path(__file__).resolve().parent.parent),
         "PREFECT_HOME": str(home / "prefect"),
         "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
         "PREFECT_UI_URL": f"http://127.0.0.1:{prefect_port}",
@@ -75,9 +96,9 @@ def demo_environment(*, home: Path, prefect_port: int, sandbox_port: int) -> dic
     }
 
 
-def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Console) -> None:
+def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Console, gateway_port: int = 8700) -> None:
     home = Path(os.environ.get("JOBBERFLOW_HOME", "data")).resolve()
-    extra = demo_environment(home=home, prefect_port=prefect_port, sandbox_port=sandbox_port)
+    extra = demo_environment(home=home, prefect_port=prefect_port, sandbox_port=sandbox_port, gateway_port=gateway_port)
     # The flow below runs in this process: it must see the same settings as the children.
     os.environ.update(extra)
     os.environ.setdefault("JOBBERFLOW_HOME", str(home))
@@ -94,28 +115,45 @@ def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Conso
         "--port",
         str(prefect_port),
     ]
-    sandbox_cmd = [sys.executable, "-m", "deployments.cli", "sandbox", "serve", "--port", str(sandbox_port)]
-    with console.status("Starting the Prefect server (SQLite) and the Jobber sandbox..."):
-        services = [
-            _service(
-                sandbox_cmd,
-                health=f"{extra['JOBBER_BASE_URL']}/sandbox/state",
-                what="the Jobber sandbox",
-                log=logs / "sandbox.log",
-                env=env,
-            ),
-            _service(
-                prefect_cmd,
-                health=f"{extra['PREFECT_API_URL']}/health",
-                what="the Prefect server",
-                log=logs / "prefect-server.log",
-                env=env,
-            ),
-        ]
-        for service in services:
-            service.__enter__()
+    gateway_url = extra["PUBLIC_URL"]
+    sandbox_cmd = [
+        sys.executable,
+        "-m",
+        "deployments.cli",
+        "sandbox",
+        "serve",
+        "--port",
+        str(sandbox_port),
+        "--webhook-url",
+        f"{gateway_url}/webhooks/jobber",
+    ]
+    gateway_cmd = [sys.executable, "-m", "deployments.cli", "gateway", "--port", str(gateway_port)]
+    runner_cmd = [sys.executable, "-m", "deployments.cli", "serve"]
+    services = []
     try:
-        _first_run(console, extra)
+        with console.status("Starting the Prefect server (SQLite), the Jobber sandbox and the gateway..."):
+            for cmd, health, what, log in (
+                (sandbox_cmd, f"{extra['JOBBER_BASE_URL']}/sandbox/state", "the Jobber sandbox", "sandbox.log"),
+                (prefect_cmd, f"{extra['PREFECT_API_URL']}/health", "the Prefect server", "prefect-server.log"),
+                (gateway_cmd, f"{gateway_url}/healthz", "the gateway", "gateway.log"),
+            ):
+                service = _service(cmd, health=health, what=what, log=logs / log, env=env)
+                service.__enter__()
+                services.append(service)
+        _connect_and_check(console, extra)
+        with console.status("Starting the runner (it serves every deployment of prefect.yaml)..."):
+            runner = _service(
+                runner_cmd,
+                health=f"{extra['PREFECT_API_URL']}/health",
+                what="the runner",
+                log=logs / "runner.log",
+                env=env,
+                reuse=False,
+            )
+            runner.__enter__()
+            services.append(runner)
+            _wait_for_deployments(extra["PREFECT_API_URL"], "review-request", timeout=120)
+        _close_a_job_and_show_the_review_request(console, extra, home)
         if once:
             return
         console.print("\nEverything is running. Press [bold]Ctrl-C[/] to stop.")
@@ -128,7 +166,7 @@ def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Conso
             service.__exit__(None, None, None)
 
 
-def _first_run(console: Console, extra: dict[str, str]) -> None:
+def _connect_and_check(console: Console, extra: dict[str, str]) -> None:
     from tasks.jobber.connect import connect_with_oauth
     from tasks.jobber.factory import reset_jobber_clients
     from tasks.settings import reset_settings_cache
@@ -150,6 +188,58 @@ def _first_run(console: Console, extra: dict[str, str]) -> None:
     )
     console.print(f"Jobber sandbox: {extra['JOBBER_BASE_URL']}  (try `jobberflow sandbox jobs`)")
     _flush_prefect_logs()
+
+
+def _wait_for_deployments(api_url: str, name: str, *, timeout: float) -> None:
+    """The runner registers its deployments (and their event triggers) shortly after it starts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = httpx.post(
+                f"{api_url}/deployments/filter", json={"deployments": {"name": {"any_": [name]}}}, timeout=5
+            ).json()
+            if found:
+                time.sleep(3)  # its automation is created right after the deployment
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"the runner did not register the {name!r} deployment within {timeout:.0f} s")
+
+
+def _close_a_job_and_show_the_review_request(console: Console, extra: dict[str, str], home: Path) -> None:
+    from tasks.delivery.outbox import OutboxChannel
+
+    outbox = OutboxChannel(root=home / "outbox")
+    before = {m.get("id") for m in outbox.messages()}
+    job = httpx.get(f"{extra['JOBBER_BASE_URL']}/sandbox/jobs", params={"status": "active"}, timeout=10).json()
+    jobs = job.get("jobs", job) if isinstance(job, dict) else job
+    target = next((j for j in jobs if str(j.get("jobNumber") or j.get("job_number")) == "1042"), None)
+    if target is None:
+        console.print("Job #1042 is already closed in this sandbox; close another with `jobberflow sandbox close-job`.")
+        return
+    console.print("\nClosing job [bold]#1042 Water Heater Installation[/] for John Smith in the Jobber sandbox...")
+    httpx.post(f"{extra['JOBBER_BASE_URL']}/sandbox/actions/close_job", json={"job_number": 1042}, timeout=30)
+    console.print("Jobber -> signed JOB_CLOSED webhook -> gateway -> Prefect event -> review-request flow run")
+    deadline = time.monotonic() + 120
+    with console.status("Waiting for the review request to reach the outbox..."):
+        while time.monotonic() < deadline:
+            new = [m for m in outbox.messages() if m.get("id") not in before]
+            if new:
+                break
+            time.sleep(1)
+        else:
+            console.print("No message yet: look at the flow runs in the Prefect UI and at data/logs/runner.log.")
+            return
+    for message in new:
+        console.print(f"\n[bold green]{message.get('channel', '').upper()} to {message.get('to')}[/]:")
+        if message.get("subject"):
+            console.print(f"Subject: {message['subject']}")
+        console.print(message.get("body", ""))
+    console.print(
+        f"\nThe message is in {outbox.root} (no Twilio/SMTP credentials are set, so nothing left the "
+        "machine). The decision table is the 'review-request-decisions' artifact of the run."
+    )
 
 
 def _flush_prefect_logs() -> None:

@@ -66,6 +66,14 @@ def parameter_overrides() -> dict[str, dict[str, Any]]:
     return value
 
 
+def deployment_parameters(name: str, path: Path = PREFECT_YAML) -> dict[str, Any] | None:
+    """A deployment's parameters as the runner serves them (prefect.yaml + JOBBERFLOW_PARAMETER_OVERRIDES)."""
+    for spec in read_deployment_specs(path):
+        if spec.get("name") == name:
+            return _merge(spec.get("parameters") or {}, parameter_overrides().get(name, {}))
+    return None
+
+
 def build_runner_deployments(
     path: Path = PREFECT_YAML, names: list[str] | None = None, overrides: dict[str, dict[str, Any]] | None = None
 ) -> list[Any]:

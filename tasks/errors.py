@@ -6,6 +6,8 @@ JobberflowError
 ├── BackupError                 a backup could not be made, read or restored
 │   ├── BackupIntegrityError    the archive does not match its manifest (altered, truncated, damaged)
 │   └── RestoreTargetNotEmpty   restore only fills an empty database; names the table that has rows
+├── ReviewTemplateError         a review template is missing, invalid, uses an unknown variable, or is too long
+│   └── TemplateRefused         a template tried to reach Python internals (refused by the sandbox)
 ├── DeliveryError               a message could not be handed to a provider (Twilio, SMTP, Slack)
 │   ├── PermanentDeliveryError  retrying cannot help (invalid number, unsubscribed: Twilio 21610, bad address)
 │   ├── TransientDeliveryError  try again later (timeout before sending, 429, 5xx)
@@ -59,6 +61,18 @@ class RestoreTargetNotEmpty(BackupError):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+class ReviewTemplateError(JobberflowError):
+    """A review template could not be used: missing, invalid syntax, an unknown variable, or too long."""
+
+    def __init__(self, message: str, *, template: str | None = None) -> None:
+        super().__init__(message)
+        self.template = template
+
+
+class TemplateRefused(ReviewTemplateError):
+    """A template tried to reach something it must not (Python internals, private attributes)."""
 
 
 class DeliveryError(JobberflowError):

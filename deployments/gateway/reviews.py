@@ -1,7 +1,222 @@
-"""Gateway routes: reviews (being built)."""
+"""Gateway routes for review requests.
+
+- `GET /r/{token}`: the tracked review link in every message. Records the click (which stops follow-ups)
+  and redirects (302) to the review link stored on the request.
+- `GET /u/{token}`: a one-button page to unsubscribe from review emails; `POST /u/{token}` unsubscribes
+  (RFC 8058 one-click: mail clients POST `List-Unsubscribe=One-Click`). GET only shows the page, because
+  mail scanners fetch links and must not unsubscribe anyone.
+- `POST /api/webhooks/trigger-review`: the endpoint existing Make.com scenarios call. Authenticated by
+  `Authorization: Bearer <MAKE_WEBHOOK_TOKEN>` or `X-Signature: <hex HMAC-SHA256 of the raw body keyed with
+  MAKE_WEBHOOK_SECRET>`; plans the request through the same dedupe as Jobber webhooks; answers 202.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+import hmac
+import html
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from tasks.reviews.make import MakeReviewTrigger, plan_make_request
+from tasks.reviews.pipeline import branding_for
+from tasks.reviews.records import request_by_click_token
+from tasks.reviews.settings import ReviewSettings
+from tasks.settings import Settings, is_placeholder
+from tasks.store.db import unit_of_work
+from tasks.store.optouts import suppress
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
+
+# Link-preview fetchers open URLs in messages without a person clicking: they are redirected, not counted.
+_PREVIEW_AGENTS = (
+    "facebookexternalhit",
+    "whatsapp",
+    "slackbot",
+    "twitterbot",
+    "discordbot",
+    "telegrambot",
+    "linkedinbot",
+    "skypeuripreview",
+    "googleimageproxy",
+    "bingpreview",
+)
+
+_settings_lock = threading.Lock()
+_yaml_settings: dict[str, ReviewSettings] = {}
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def settings_from_prefect_yaml(path: Path, deployment: str = "review-request") -> ReviewSettings:
+    """The `settings` parameter of the review-request deployment in prefect.yaml: Make.com requests are
+    planned with the same choices as the event-triggered flow."""
+    from deployments.runner import deployment_parameters
+
+    parameters = deployment_parameters(deployment, path)
+    if parameters is not None:
+        return ReviewSettings.model_validate(parameters.get("settings") or {})
+    raise LookupError(f"{path} has no deployment named {deployment!r}")
+
+
+def review_settings_for(request: Request) -> ReviewSettings:
+    """`app.state.review_settings` when set (tests, the CLI), else the review-request deployment's parameters."""
+    configured = getattr(request.app.state, "review_settings", None)
+    if isinstance(configured, ReviewSettings):
+        return configured
+    from deployments.runner import PREFECT_YAML
+
+    key = str(PREFECT_YAML)
+    with _settings_lock:
+        if key not in _yaml_settings:
+            _yaml_settings[key] = settings_from_prefect_yaml(PREFECT_YAML)
+        return _yaml_settings[key]
+
+
+def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    text = (
+        "<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
+        f"<title>{html.escape(title)}</title></head><body style='font-family:sans-serif;max-width:32em;"
+        f"margin:3em auto;padding:0 1em'>{body}</body></html>"
+    )
+    return HTMLResponse(text, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/r/{token}", include_in_schema=False)
+def review_click(token: str, request: Request) -> Response:
+    """Record the click (stops follow-ups) and send the customer on to the review page."""
+    agent = request.headers.get("user-agent", "").lower()
+    with unit_of_work(_engine(request)) as session:
+        review = request_by_click_token(session, token=token)
+        if review is None:
+            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+        link = str(((review.context or {}).get("settings") or {}).get("review_link") or "")
+        if not link.startswith(("https://", "http://")):
+            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+        if not any(bot in agent for bot in _PREVIEW_AGENTS) and review.clicked_at is None:
+            review.clicked_at = datetime.now(UTC)
+            review.next_follow_up_at = None
+    return RedirectResponse(
+        link, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
+
+
+@router.get("/u/{token}", include_in_schema=False)
+def unsubscribe_page(token: str, request: Request) -> Response:
+    with unit_of_work(_engine(request)) as session:
+        review = request_by_click_token(session, token=token)
+        if review is None or not review.recipient_email:
+            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+    return _page(
+        "Unsubscribe",
+        "<p>Stop receiving review requests by email?</p>"
+        f"<form method='post' action='/u/{html.escape(token)}'>"
+        "<button type='submit' name='List-Unsubscribe' value='One-Click'>Unsubscribe</button></form>",
+    )
+
+
+@router.post("/u/{token}", include_in_schema=False)
+def unsubscribe(token: str, request: Request) -> Response:
+    """One-click unsubscribe (RFC 8058): the address goes on the suppression list; follow-ups stop."""
+    with unit_of_work(_engine(request)) as session:
+        review = request_by_click_token(session, token=token)
+        if review is None or not review.recipient_email:
+            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+        suppress(session, channel="email", address=review.recipient_email, reason="email_unsubscribe", source="link")
+        review.next_follow_up_at = None
+    return _page("Unsubscribed", "<p>You will not receive review requests by email any more.</p>")
+
+
+def _secret(value: Any) -> str | None:
+    raw = value.get_secret_value() if value is not None else None
+    return None if raw is None or is_placeholder(raw) else str(raw)
+
+
+def _authorized(request: Request, raw: bytes, settings: Settings) -> str | None:
+    """How the caller proved itself ("bearer" / "signature"), or None."""
+    token = _secret(settings.make_webhook_token)
+    secret = _secret(settings.make_webhook_secret)
+    header = request.headers.get("authorization", "")
+    if token and header[:7].lower() == "bearer ":
+        if hmac.compare_digest(header[7:].strip().encode(), token.encode()):
+            return "bearer"
+    signature = request.headers.get("x-signature", "").strip().lower().removeprefix("sha256=")
+    if secret and signature:
+        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(signature.encode(), expected.encode()):
+            return "signature"
+    return None
+
+
+def _problem(status: int, detail: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+@router.post("/api/webhooks/trigger-review")
+async def trigger_review(request: Request) -> Response:
+    """Plan a review request from a Make.com scenario's mapped fields (202 with the request's id and status)."""
+    settings = _settings(request)
+    raw = await request.body()
+    if len(raw) > settings.gateway_max_body_bytes:
+        return _problem(413, "body too large")
+    if _authorized(request, raw, settings) is None:
+        log.warning("trigger-review: refused a request without a valid bearer token or X-Signature")
+        return _problem(401, "unauthorized")
+    try:
+        data = json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _problem(400, "the body is not JSON")
+    if not isinstance(data, dict):
+        return _problem(400, "the body must be a JSON object")
+    try:
+        body = MakeReviewTrigger.model_validate(data)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())) or "body", "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return _problem(422, errors)
+    try:
+        review_settings = review_settings_for(request)
+    except (LookupError, ValidationError, OSError) as exc:
+        log.error("trigger-review: no usable review settings: %s", type(exc).__name__)
+        return _problem(503, "review requests are not configured (see the review-request deployment's settings)")
+    decision = await anyio.to_thread.run_sync(
+        lambda: plan_make_request(
+            _engine(request),
+            body,
+            settings=review_settings,
+            branding=branding_for(review_settings, settings),
+            account_key=settings.jobber_account_id or "default",
+        )
+    )
+    return JSONResponse(
+        {
+            "id": decision.request_id,
+            "status": decision.status,
+            "duplicate": decision.status == "duplicate",
+            "planned_at": decision.planned_at.isoformat() if decision.planned_at else None,
+            "reason": decision.reason,
+        },
+        status_code=202,
+    )

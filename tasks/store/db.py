@@ -72,7 +72,13 @@ def dispose_engines() -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """One sessionmaker per engine, kept on the engine itself (building one per unit of work showed up in
+    dispatch profiles; a module-level cache would keep disposed engines alive)."""
+    factory: sessionmaker[Session] | None = getattr(engine, "_jobberflow_sessionmaker", None)
+    if factory is None:
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        engine._jobberflow_sessionmaker = factory  # type: ignore[attr-defined]
+    return factory
 
 
 @contextmanager

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -247,7 +259,13 @@ class ReviewRequest(Base):
     """
 
     __tablename__ = "review_requests"
-    __table_args__ = (UniqueConstraint("account_key", "job_id"),)
+    __table_args__ = (
+        UniqueConstraint("account_key", "job_id"),
+        # the Make.com endpoint looks requests up by job number; the cooldown check by recipient
+        Index("ix_review_requests_account_job_number", "account_key", "job_number"),
+        Index("ix_review_requests_recipient_phone", "recipient_phone"),
+        Index("ix_review_requests_recipient_email", "recipient_email"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_key: Mapped[str] = mapped_column(String(200), default="default")

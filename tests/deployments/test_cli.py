@@ -146,3 +146,20 @@ def test_a_second_jobber_account_cannot_replace_a_live_connection(home: Path) ->
         result = runner.invoke(app, ["sandbox", "connect", "--url", second.url])
     assert isinstance(result.exception, JobberAuthError)
     assert "refusing to replace it" in str(result.exception)
+
+
+def test_reviews_preview_renders_the_guides_example_without_sending(
+    home: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.settings import reset_settings_cache
+
+    monkeypatch.setenv("JOBBER_BASE_URL", sandbox.url)
+    monkeypatch.setenv("JOBBER_API_KEY", sandbox.issue_tokens()["access_token"])
+    reset_settings_cache()
+    job = next(j for j in sandbox.store.jobs if j.job_number == 1042)
+    output = said("reviews", "preview", job.id, "--review-link", "https://g.page/r/evergreen/review")
+    assert "Hi John! How was your Water Heater Installation with Mike?" in output
+    assert not (home / "data" / "outbox").exists(), "a preview sends nothing"
+    # the example link shipped in prefect.yaml is refused with a message saying what to do
+    result = runner.invoke(app, ["reviews", "preview", job.id])
+    assert result.exit_code != 0 and "review_link is still the example" in str(result.exception)

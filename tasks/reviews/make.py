@@ -1,0 +1,150 @@
+"""The Make.com migration path: the fields an existing scenario already maps -> a review request.
+
+Existing scenarios POST what they mapped from Jobber (customer name, phone, email, technician, job title
+or type, job id) to `/api/webhooks/trigger-review`. The request goes through the same planning and
+dedupe as the webhook path (source "make"): a job the webhook already planned is answered as a
+duplicate, and the reverse.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import Engine
+
+from tasks.delivery.phone import to_e164
+from tasks.reviews.mapping import ReviewContext, parse_time, split_name
+from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.rendering import Branding
+from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.timezones import valid_zone, zone_for_region
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+
+class MakeReviewTrigger(BaseModel):
+    """The body a Make.com scenario sends. Field names follow the guide's mapping; camelCase is accepted."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
+
+    job_id: str = Field(min_length=1, max_length=200)
+    customer_name: str = Field(min_length=1, max_length=300)
+    customer_first_name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=320)
+    technician: str | None = Field(default=None, max_length=200)
+    job_title: str | None = Field(default=None, max_length=300)
+    job_type: str | None = Field(default=None, max_length=300)
+    job_number: int | None = None
+    client_id: str | None = Field(default=None, max_length=200)
+    completed_at: str | None = None
+    state: str | None = Field(default=None, max_length=60, description="State or province (for the time zone).")
+    country: str | None = Field(default=None, max_length=60)
+    timezone: str | None = Field(default=None, max_length=64)
+    sms_allowed: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        aliases = {
+            "jobId": "job_id",
+            "customerName": "customer_name",
+            "name": "customer_name",
+            "firstName": "customer_first_name",
+            "jobTitle": "job_title",
+            "jobType": "job_type",
+            "jobNumber": "job_number",
+            "clientId": "client_id",
+            "completedAt": "completed_at",
+            "smsAllowed": "sms_allowed",
+            "province": "state",
+        }
+        out = dict(data)
+        for alias, name in aliases.items():
+            if alias in out and name not in out:
+                out[name] = out.pop(alias)
+        if isinstance(out.get("job_id"), int):
+            out["job_id"] = str(out["job_id"])
+        return out
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if to_e164(value) is None:
+            raise ValueError("phone is not a valid phone number (use E.164, e.g. +15125550142)")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not _EMAIL.match(value):
+            raise ValueError("email is not a valid email address")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value and valid_zone(value) is None:
+            raise ValueError("timezone must be an IANA zone such as America/Chicago")
+        return value or None
+
+    @model_validator(mode="after")
+    def _contact(self) -> MakeReviewTrigger:
+        if not self.phone and not self.email:
+            raise ValueError("phone or email is required")
+        return self
+
+    def context(self) -> ReviewContext:
+        first, last = split_name(self.customer_name)
+        job_number = self.job_number
+        if job_number is None and self.job_id.isdigit():
+            job_number = int(self.job_id)
+        return ReviewContext(
+            job_id=self.job_id,
+            job_number=job_number,
+            job_title=self.job_title or self.job_type,
+            client_id=self.client_id,
+            client_name=self.customer_name,
+            client_first_name=self.customer_first_name or first,
+            client_last_name=last,
+            phone=to_e164(self.phone) if self.phone else None,
+            phone_raw=self.phone,
+            sms_allowed=self.sms_allowed if self.phone else None,
+            email=self.email,
+            province=self.state,
+            country=self.country,
+            timezone=self.timezone or valid_zone(zone_for_region(self.state, self.country)),
+            technicians=tuple(t for t in [(self.technician or "").split(" ")[0]] if t),
+        )
+
+
+def plan_make_request(
+    engine: Engine,
+    body: MakeReviewTrigger,
+    *,
+    settings: ReviewSettings,
+    branding: Branding,
+    account_key: str,
+    now: datetime | None = None,
+) -> Decision:
+    """Plan the request a Make.com scenario asked for (same dedupe, eligibility and timing as webhooks)."""
+    return plan_request(
+        engine,
+        context=body.context(),
+        settings=settings,
+        branding=branding,
+        account_key=account_key,
+        trigger_item_id=None,
+        trigger_at=parse_time(body.completed_at) or now,
+        source="make",
+        now=now,
+    )

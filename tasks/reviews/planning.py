@@ -1,0 +1,172 @@
+"""Plan a review request: one row per (account, job) with its decision, send time and rendered check.
+
+Every path (a webhook event, the polling fallback, the Make.com endpoint, a manual call) ends here, so
+they share one dedupe: the unique (account, job) row. The decision is recorded even when it is "no"
+(status `skipped` with the reason); a trigger that does not match creates nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from tasks.errors import ReviewTemplateError
+from tasks.reviews.eligibility import assess
+from tasks.reviews.mapping import ReviewContext
+from tasks.reviews.records import find_request, insert_request
+from tasks.reviews.rendering import Branding, render_messages
+from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.timing import plan_send_time, resolve_zone
+from tasks.store.accounts import as_utc
+from tasks.store.db import unit_of_work
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line of a run's artifact: what was decided for one job, and why."""
+
+    job: str
+    client: str
+    status: str  # planned | skipped | duplicate | ignored | sent | failed | cancelled | retrying
+    request_id: int | None = None
+    channel: str | None = None
+    planned_at: datetime | None = None
+    timezone: str | None = None
+    reason: str | None = None
+    source: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        planned = ""
+        if self.planned_at is not None:
+            local = self.planned_at.astimezone(resolve_zone(self.timezone))
+            planned = f"{local:%Y-%m-%d %H:%M} {self.timezone or 'UTC'}"
+        return {
+            "request": self.request_id or "",
+            "job": self.job,
+            "client": self.client,
+            "channel": self.channel or "",
+            "planned (recipient's time)": planned,
+            "status": self.status,
+            "reason": self.reason or "",
+            "source": self.source or "",
+        }
+
+
+def new_token() -> str:
+    """An unguessable token for /r/<token> and /u/<token> (22 URL-safe characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def plan_request(
+    engine: Engine,
+    *,
+    context: ReviewContext,
+    settings: ReviewSettings,
+    branding: Branding,
+    account_key: str,
+    trigger_item_id: str | None,
+    trigger_at: datetime | None,
+    source: str,
+    now: datetime | None = None,
+    business_zone: Callable[[], str | None] | None = None,
+) -> Decision:
+    """Record the request for `context.job_id` (or find the one already there) and decide when to send it."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    label, who = context.label(), context.short_client_name
+    trigger_at = (trigger_at or now).astimezone(UTC)
+    if trigger_at < now - timedelta(days=settings.max_trigger_age_days):
+        return Decision(
+            label, who, "ignored", reason=f"trigger is older than {settings.max_trigger_age_days} days", source=source
+        )
+    with unit_of_work(engine) as session:
+        existing = find_request(session, account_key=account_key, job_id=context.job_id, job_number=context.job_number)
+        if existing is not None:
+            return _duplicate(existing, label, who, source)
+        verdict = assess(session, context, settings, account_key=account_key, now=now)
+        zone_name = context.timezone or settings.timezone or (business_zone() if business_zone else None)
+        zone = resolve_zone(zone_name)
+        zone_name = zone.key
+        token = new_token()
+        status, reason, planned_at = "skipped", verdict.reason, None
+        extra: dict[str, Any] = {}
+        if verdict.eligible:
+            quiet = settings.quiet_hours_enabled and ("sms" in verdict.channels or settings.quiet_hours_for_email)
+            planned_at = plan_send_time(
+                trigger_at=trigger_at,
+                delay=timedelta(minutes=settings.delay_minutes),
+                now=now,
+                zone=zone,
+                quiet_start=settings.quiet_hours_start if quiet else None,
+                quiet_end=settings.quiet_hours_end if quiet else None,
+            )
+            try:
+                rendered = render_messages(context, settings, branding, token=token, channels=verdict.channels)
+            except ReviewTemplateError as exc:
+                reason = f"template problem: {exc}"
+            else:
+                status, reason = "planned", None
+                if settings.dry_run:
+                    status = "skipped"
+                    reason = f"dry run: would send by {'+'.join(verdict.channels)}; nothing sent"
+                    extra["dry_run"] = {
+                        "sms": rendered.sms.body if rendered.sms else None,
+                        "email_subject": rendered.email.subject if rendered.email else None,
+                        "email_text": rendered.email.text if rendered.email else None,
+                    }
+        channel = None
+        if verdict.channels:
+            channel = verdict.channels[0] if len(verdict.channels) == 1 else "both"
+        values: dict[str, Any] = {
+            "account_key": account_key,
+            "job_id": context.job_id,
+            "job_number": context.job_number,
+            "client_id": context.client_id,
+            "trigger": settings.trigger,
+            "trigger_item_id": trigger_item_id,
+            "source": source,
+            "status": status,
+            "reason": reason,
+            "channel": channel,
+            "recipient_name": context.client_name,
+            "recipient_phone": context.phone,
+            "recipient_email": context.email.lower() if context.email else None,
+            "recipient_timezone": zone_name,
+            "planned_at": planned_at,
+            "click_token": token,
+            "context": {
+                "fields": context.as_json(),
+                "settings": settings.model_dump(mode="json"),
+                "branding": {
+                    "public_url": branding.public_url,
+                    "business_name": branding.business_name,
+                    "business_postal_address": branding.business_postal_address,
+                },
+                "trigger_at": trigger_at.isoformat(),
+                **extra,
+            },
+            "created_at": now,
+            "updated_at": now,
+        }
+        request, created = insert_request(session, values=values)
+        if not created:
+            return _duplicate(request, label, who, source)
+        return Decision(label, who, status, request.id, channel, planned_at, zone_name, reason, source)
+
+
+def _duplicate(existing: Any, label: str, who: str, source: str) -> Decision:
+    return Decision(
+        label,
+        who,
+        "duplicate",
+        existing.id,
+        existing.channel,
+        as_utc(existing.planned_at),
+        existing.recipient_timezone,
+        f"already requested for this job (request {existing.id}, {existing.status}, from {existing.source})",
+        source,
+    )

@@ -1,0 +1,144 @@
+"""The polling fallback: find what the trigger should have fired on since the last poll, plan it.
+
+Webhooks can be missed (the app's webhooks disabled, the gateway down longer than Jobber retries). Every
+few minutes this reads what changed since a watermark (`poll_watermarks`, per account and trigger) and
+plans each match through the same dedupe as the webhook path, so a job seen by both gets one request.
+
+- job_closed: jobs sorted by UPDATED_AT descending with jobStatus archived (Jobs have no updatedAt filter),
+  stopping at the watermark.
+- visit_completed: jobs updated since the watermark whose visits include one completed since then.
+- invoice_created / invoice_paid: invoices filtered by updatedAt (and status paid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from tasks.jobber.client import JobberClient
+from tasks.jobber.documents import load_document
+from tasks.reviews.mapping import parse_time
+from tasks.reviews.pipeline import account_key_of, business_zone_of
+from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.rendering import Branding
+from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.triggers import match_invoice, match_job, match_visit
+from tasks.store.accounts import as_utc
+from tasks.store.db import unit_of_work
+from tasks.store.models import PollWatermark
+
+# Page sizes that keep one page well under Jobber's 10,000-point query limit (a job with its client,
+# visits and technicians costs about 125 points requested; an invoice with two jobs about 280).
+JOB_PAGE = 40
+INVOICE_PAGE = 20
+OVERLAP = timedelta(minutes=5)  # re-read a little before the watermark: clocks and commits are not exact
+
+
+@dataclass
+class PollResult:
+    since: datetime
+    watermark: datetime
+    examined: int = 0
+    decisions: list[Decision] = field(default_factory=list)
+
+
+def _watermark(engine: Engine, account_key: str, trigger: str) -> datetime | None:
+    with unit_of_work(engine) as session:
+        row = session.get(PollWatermark, (account_key, trigger))
+        return as_utc(row.watermark) if row is not None else None
+
+
+def _save_watermark(engine: Engine, account_key: str, trigger: str, value: datetime) -> None:
+    with unit_of_work(engine) as session:
+        row = session.get(PollWatermark, (account_key, trigger))
+        if row is None:
+            session.add(PollWatermark(account_key=account_key, trigger=trigger, watermark=value))
+        elif as_utc(row.watermark) is None or value > (as_utc(row.watermark) or value):
+            row.watermark = value
+
+
+def _candidates(client: JobberClient, settings: ReviewSettings, since: datetime) -> list[tuple[Any, datetime | None]]:
+    """(match, the node's updatedAt) for every item changed since `since` that may start the trigger."""
+    found: list[tuple[Any, datetime | None]] = []
+    if settings.trigger in ("job_closed", "visit_completed"):
+        variables: dict[str, Any] = {"filter": {"status": "archived"}} if settings.trigger == "job_closed" else {}
+        for job in client.paginate(load_document("reviews/poll_jobs"), variables, path=["jobs"], page_size=JOB_PAGE):
+            updated = parse_time(job.get("updatedAt"))
+            if updated is not None and updated < since:
+                break  # sorted by UPDATED_AT descending: everything after this is older
+            if settings.trigger == "job_closed":
+                found.append((match_job(job, occurred_at=None), updated))
+                continue
+            for visit in _completed_visits(job, since):
+                found.append((match_visit({**visit, "job": job}, occurred_at=None), updated))
+                break  # one visit is enough: the request is per job
+        return found
+    invoice_filter: dict[str, Any] = {"updatedAt": {"after": since.isoformat()}}
+    if settings.trigger == "invoice_paid":
+        invoice_filter["status"] = "paid"
+    for invoice in client.paginate(
+        load_document("reviews/poll_invoices"), {"filter": invoice_filter}, path=["invoices"], page_size=INVOICE_PAGE
+    ):
+        if settings.trigger == "invoice_created":
+            created = parse_time(invoice.get("createdAt"))
+            if created is not None and created < since:
+                continue
+        match = match_invoice(invoice, trigger=settings.trigger, occurred_at=parse_time(invoice.get("updatedAt")))
+        found.append((match, parse_time(invoice.get("updatedAt"))))
+    return found
+
+
+def _completed_visits(job: Mapping[str, Any], since: datetime) -> list[Mapping[str, Any]]:
+    visits = (job.get("visits") or {}).get("nodes") or []
+    done = []
+    for visit in visits:
+        completed = parse_time(visit.get("completedAt")) if isinstance(visit, Mapping) else None
+        if completed is not None and completed >= since:
+            done.append(visit)
+    return done
+
+
+def poll_and_plan(
+    client: JobberClient,
+    engine: Engine,
+    *,
+    settings: ReviewSettings,
+    branding: Branding,
+    initial_lookback: timedelta = timedelta(hours=24),
+    now: datetime | None = None,
+) -> PollResult:
+    """Plan a request for every item the trigger matches since the watermark, then move the watermark."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    account_key = account_key_of(client)
+    mark = _watermark(engine, account_key, settings.trigger)
+    since = (mark - OVERLAP) if mark is not None else now - initial_lookback
+    result = PollResult(since=since, watermark=mark or since)
+    newest = mark or since
+    for match, updated in _candidates(client, settings, since):
+        result.examined += 1
+        if updated is not None and updated > newest:
+            newest = updated
+        if not match.matched or match.context is None:
+            continue
+        result.decisions.append(
+            plan_request(
+                engine,
+                context=match.context,
+                settings=settings,
+                branding=branding,
+                account_key=account_key,
+                trigger_item_id=match.trigger_item_id,
+                trigger_at=match.trigger_at,
+                source="poll",
+                now=now,
+                business_zone=lambda: business_zone_of(client),
+            )
+        )
+    # Never past "now": an item updated later than our clock would otherwise be skipped next time.
+    result.watermark = min(newest, now)
+    _save_watermark(engine, account_key, settings.trigger, result.watermark)
+    return result

@@ -1,0 +1,474 @@
+"""Send due review requests exactly once: claim, re-check, render, deliver with a ledger, release.
+
+For each due request (first message or follow-up):
+1. claim the row (one conditional UPDATE; losers move on);
+2. re-check the trigger in Jobber (a reopened job or an un-paid invoice cancels the request);
+3. choose channels again (an opt-out since planning counts) and render;
+4. per channel, the delivery ledger: a `deliveries` row keyed "<request id>:<step>:<channel>" is written
+   with status `sending` and committed BEFORE the provider is called, then updated with the answer. A row
+   found in `sending`/`unknown` (a crash or a timeout after the call) is reconciled with
+   `channel.find_sent()` first, and re-sent only when the provider says it never got it;
+5. release the claim with the outcome: sent (follow-up scheduled), failed (permanent error; Twilio 21610
+   adds a suppression), or planned again later (transient error with backoff, or an outcome to reconcile).
+
+`dispatch_due` drains every due request in one call, a few in parallel: a burst of 1,000 closed jobs is
+one run's work, not 1,000 runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from tasks.delivery.base import Channel, OutgoingMessage, SendResult, suppression_reason
+from tasks.errors import DeliveryError, DeliveryOutcomeUnknown, JobberError, PermanentDeliveryError, ReviewTemplateError
+from tasks.jobber.client import JobberClient
+from tasks.reviews.eligibility import choose_channels, email_problem, sms_problem
+from tasks.reviews.mapping import ReviewContext
+from tasks.reviews.planning import Decision
+from tasks.reviews.records import claim, delivery_for, due_request_ids, release
+from tasks.reviews.rendering import Branding, RenderedMessages, render_messages
+from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.timing import next_allowed, resolve_zone
+from tasks.reviews.triggers import job_states, still_valid
+from tasks.store.accounts import as_utc
+from tasks.store.db import unit_of_work
+from tasks.store.models import Delivery, ReviewRequest
+from tasks.store.optouts import is_suppressed, suppress
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 8
+RECHECK_RETRY = timedelta(minutes=2)
+_rng = random.Random()  # noqa: S311 - jitter only
+
+
+@dataclass(frozen=True)
+class Channels:
+    """The providers a dispatch sends through (from tasks.delivery.factory, or recording ones in tests)."""
+
+    sms: Channel
+    email: Channel
+
+    def get(self, name: str) -> Channel:
+        return self.sms if name == "sms" else self.email
+
+
+@dataclass
+class DispatchResult:
+    decisions: list[Decision] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for d in self.decisions if d.status == status)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.decisions:
+            out[d.status] = out.get(d.status, 0) + 1
+        return out
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str  # sent | failed | transient | unknown | skipped
+    detail: str | None = None
+    retry_after: float | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    """Capped exponential backoff with jitter (1 min, 2, 4 ... 1 h), or what the provider asked for."""
+    if retry_after is not None and retry_after > 0:
+        return timedelta(seconds=min(retry_after, 6 * 3600))
+    base = min(60 * 2 ** max(attempts - 1, 0), 3600)
+    return timedelta(seconds=base * (0.8 + 0.4 * _rng.random()))
+
+
+def _request_settings(request: ReviewRequest) -> tuple[ReviewContext, ReviewSettings, Branding]:
+    stored = request.context or {}
+    context = ReviewContext.from_json(stored.get("fields") or {"job_id": request.job_id})
+    settings = ReviewSettings.model_validate(stored.get("settings") or {})
+    brand = stored.get("branding") or {}
+    branding = Branding(
+        public_url=str(brand.get("public_url") or "http://127.0.0.1:8700"),
+        business_name=str(brand.get("business_name") or "Our team"),
+        business_postal_address=brand.get("business_postal_address"),
+    )
+    return context, settings, branding
+
+
+def _label(request: ReviewRequest) -> tuple[str, str]:
+    stored = (request.context or {}).get("fields") or {}
+    context = ReviewContext.from_json(stored or {"job_id": request.job_id})
+    return context.label(), context.short_client_name
+
+
+def _message(
+    *,
+    request: ReviewRequest,
+    step: str,
+    channel: str,
+    rendered: RenderedMessages,
+    settings: ReviewSettings,
+    branding: Branding,
+    defaults: Mapping[str, str | None],
+) -> OutgoingMessage:
+    key = f"{request.id}:{step}:{channel}"
+    metadata = {"review_request_id": str(request.id), "step": step, "job_id": request.job_id}
+    if channel == "sms":
+        assert rendered.sms is not None and request.recipient_phone is not None
+        return OutgoingMessage(
+            channel="sms",
+            to=request.recipient_phone,
+            body=rendered.sms.body,
+            idempotency_key=key,
+            from_address=settings.sender or defaults.get("sms_sender"),
+            metadata=metadata,
+        )
+    assert rendered.email is not None and request.recipient_email is not None
+    return OutgoingMessage(
+        channel="email",
+        to=request.recipient_email,
+        body=rendered.email.text,
+        html=rendered.email.html,
+        subject=rendered.email.subject,
+        idempotency_key=key,
+        unsubscribe_url=f"{branding.public_url.rstrip('/')}/u/{request.click_token}",
+        from_address=settings.email_from or defaults.get("email_from"),
+        metadata=metadata,
+    )
+
+
+def deliver_once(engine: Engine, *, request_id: int, step: str, message: OutgoingMessage, channel: Channel) -> _Outcome:
+    """Hand `message` to `channel` at most once, whatever happened before (crash, timeout, retry)."""
+    now = _now()
+    with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=message.idempotency_key)
+        if delivery is not None:
+            if delivery.status in ("sent", "delivered", "undelivered"):
+                return _Outcome("sent", "already sent")
+            if delivery.status == "failed":
+                return _Outcome("failed", delivery.error_message)
+            if delivery.status in ("sending", "unknown"):
+                since = (as_utc(delivery.started_at) or now) - timedelta(minutes=5)
+                try:
+                    found = channel.find_sent(message, since=since)
+                except DeliveryError as exc:
+                    delivery.status = "unknown"
+                    delivery.error_message = f"reconciliation failed: {exc}"
+                    return _Outcome("unknown", "could not reconcile with the provider yet")
+                if found is not None:
+                    _mark_sent(delivery, found, now)
+                    return _Outcome("sent", "reconciled: the provider had it")
+            delivery.status = "sending"
+            delivery.attempts += 1
+            delivery.started_at = now
+        else:
+            delivery = Delivery(
+                review_request_id=request_id,
+                idempotency_key=message.idempotency_key,
+                kind=step,
+                channel=message.channel,
+                to_address=message.to,
+                provider=channel.name[:16],
+                status="sending",
+                attempts=1,
+                started_at=now,
+                updated_at=now,
+            )
+            session.add(delivery)
+        delivery_id_key = message.idempotency_key
+    # The ledger row is committed: from here a crash leaves "sending", which the next claim reconciles.
+    try:
+        result = channel.send(message)
+    except PermanentDeliveryError as exc:
+        _finish(engine, delivery_id_key, status="failed", error=exc)
+        reason = suppression_reason(exc)
+        if reason and message.channel == "sms":
+            with unit_of_work(engine) as session:
+                suppress(session, channel="sms", address=message.to, reason=reason, source=exc.provider or channel.name)
+        return _Outcome("failed", f"{exc} (code {exc.code})" if exc.code else str(exc))
+    except DeliveryOutcomeUnknown as exc:
+        _finish(engine, delivery_id_key, status="unknown", error=exc)
+        return _Outcome("unknown", str(exc))
+    except DeliveryError as exc:  # TransientDeliveryError and anything else that is not final
+        _finish(engine, delivery_id_key, status="pending", error=exc)
+        return _Outcome("transient", str(exc), getattr(exc, "retry_after", None))
+    except Exception as exc:  # noqa: BLE001 - a provider bug must not lose the ledger: reconcile later
+        log.warning("Channel %s raised %s; the outcome is treated as unknown", channel.name, type(exc).__name__)
+        _finish(engine, delivery_id_key, status="unknown", error=exc)
+        return _Outcome("unknown", f"{type(exc).__name__}: {exc}")
+    with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=delivery_id_key)
+        if delivery is not None:
+            _mark_sent(delivery, result, _now())
+    return _Outcome("sent")
+
+
+def _mark_sent(delivery: Delivery, result: SendResult, now: datetime) -> None:
+    delivery.status = "sent"
+    delivery.provider = (result.provider or delivery.provider)[:16]
+    delivery.provider_message_id = result.provider_message_id
+    delivery.sent_at = now
+    delivery.error_code = None
+    delivery.error_message = None
+
+
+def _finish(engine: Engine, key: str, *, status: str, error: BaseException) -> None:
+    with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=key)
+        if delivery is not None:
+            delivery.status = status
+            delivery.error_code = getattr(error, "code", None)
+            delivery.error_message = str(error)[:1000]
+
+
+def _channel_state(
+    session: Any, request: ReviewRequest, context: ReviewContext, settings: ReviewSettings
+) -> tuple[tuple[str, ...], str | None, bool]:
+    """(channels to use now, why none, whether email is a usable fallback)."""
+    problems: list[str] = []
+    sms_ok = email_ok = False
+    if settings.sends_sms:
+        problem = sms_problem(context) or (None if request.recipient_phone else "no phone number")
+        if problem is None and request.recipient_phone:
+            if is_suppressed(session, channel="sms", address=request.recipient_phone):
+                problem = "opted out of SMS (STOP) before sending"
+        sms_ok = problem is None
+        if problem:
+            problems.append(problem)
+    if settings.sends_email:
+        problem = email_problem(context) if request.recipient_email else "no email address"
+        if problem is None and request.recipient_email:
+            if is_suppressed(session, channel="email", address=request.recipient_email):
+                problem = "unsubscribed from email before sending"
+        email_ok = problem is None
+        if problem:
+            problems.append(problem)
+    channels = choose_channels(settings.channels, sms_ok=sms_ok, email_ok=email_ok)
+    fallback = settings.channels == "sms_then_email" and email_ok and channels == ("sms",)
+    return channels, ("; ".join(problems) or None), fallback
+
+
+def process_request(
+    engine: Engine,
+    request_id: int,
+    *,
+    channels: Channels,
+    jobber: JobberClient | None,
+    known_jobs: Mapping[str, Mapping[str, Any]] | None = None,
+    defaults: Mapping[str, str | None] | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+) -> Decision | None:
+    """Claim and send one request's due step. None when another worker has it (or it is no longer due)."""
+    now = now or _now()
+    token = uuid.uuid4().hex
+    with unit_of_work(engine) as session:
+        if not claim(session, request_id=request_id, token=token, now=now, lease=lease):
+            return None
+        request = session.get(ReviewRequest, request_id)
+        assert request is not None
+        session.expunge(request)
+    label, who = _label(request)
+    context, settings, branding = _request_settings(request)
+    is_follow_up = request.sent_at is not None
+    step = f"follow_up_{request.follow_ups_sent + 1}" if is_follow_up else "initial"
+    zone = resolve_zone(request.recipient_timezone)
+
+    def decision(status: str, reason: str | None = None, planned: datetime | None = None) -> Decision:
+        return Decision(
+            label, who, status, request.id, request.channel, planned, zone.key, reason, f"{request.source}/{step}"
+        )
+
+    def put_back(reason: str, delay: timedelta) -> Decision:
+        when = (
+            next_allowed(now + delay, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
+            if (settings.quiet_hours_enabled)
+            else now + delay
+        )
+        give_up = request.attempts >= MAX_ATTEMPTS
+        with unit_of_work(engine) as session:
+            if is_follow_up:
+                values: dict[str, Any] = {"status": "sent", "next_follow_up_at": None if give_up else when}
+            elif give_up:
+                values = {"status": "failed"}
+            else:
+                values = {"status": "planned", "planned_at": when}
+            values["reason"] = (f"gave up after {request.attempts} attempts: " if give_up else "retrying: ") + reason
+            release(session, request_id=request.id, token=token, values=values)
+        return decision("failed" if give_up and not is_follow_up else "retrying", values["reason"], when)
+
+    def finish(status: str, reason: str | None, **extra: Any) -> Decision:
+        with unit_of_work(engine) as session:
+            release(session, request_id=request.id, token=token, values={"status": status, "reason": reason, **extra})
+        return decision(status, reason)
+
+    # 2. Re-check the trigger (first message only; Make.com requests have no Jobber item to check).
+    if not is_follow_up and jobber is not None and request.source != "make":
+        try:
+            problem = still_valid(
+                jobber,
+                trigger=request.trigger,
+                job_id=request.job_id,
+                trigger_item_id=request.trigger_item_id,
+                known_jobs=known_jobs if known_jobs is not None and request.job_id in known_jobs else None,
+            )
+        except JobberError as exc:
+            return put_back(f"could not re-check the job in Jobber ({type(exc).__name__})", RECHECK_RETRY)
+        if problem is not None:
+            return finish("cancelled", problem)
+
+    # 3. Channels as of now, then render.
+    with unit_of_work(engine) as session:
+        chosen, why_not, email_fallback = _channel_state(session, request, context, settings)
+    if not chosen:
+        if is_follow_up:
+            return finish("sent", f"follow-ups stopped: {why_not}", next_follow_up_at=None)
+        return finish("skipped", f"no usable contact at send time: {why_not}")
+    wanted = chosen + (("email",) if email_fallback else ())
+    try:
+        rendered = render_messages(
+            context,
+            settings,
+            branding,
+            token=request.click_token or "",
+            channels=wanted,
+            follow_up=request.follow_ups_sent + 1 if is_follow_up else 0,
+        )
+    except ReviewTemplateError as exc:
+        if is_follow_up:
+            return finish("sent", f"follow-up not sent, template problem: {exc}", next_follow_up_at=None)
+        return finish("failed", f"template problem: {exc}")
+
+    # 4. Deliver on each channel through the ledger.
+    outcomes: dict[str, _Outcome] = {}
+    for name in chosen:
+        message = _message(
+            request=request, step=step, channel=name, rendered=rendered, settings=settings, branding=branding,
+            defaults=defaults or {},
+        )  # fmt: skip
+        outcomes[name] = deliver_once(
+            engine, request_id=request.id, step=step, message=message, channel=channels.get(name)
+        )
+    if email_fallback and outcomes.get("sms", _Outcome("sent")).status == "failed":
+        message = _message(
+            request=request, step=step, channel="email", rendered=rendered, settings=settings, branding=branding,
+            defaults=defaults or {},
+        )  # fmt: skip
+        outcomes["email"] = deliver_once(
+            engine, request_id=request.id, step=step, message=message, channel=channels.email
+        )
+
+    # 5. Release with the outcome.
+    pending = [o for o in outcomes.values() if o.status in ("transient", "unknown")]
+    if pending:
+        retry_after = max((o.retry_after or 0.0 for o in pending), default=0.0) or None
+        delay = retry_delay(request.attempts, retry_after)
+        if any(o.status == "unknown" for o in pending):
+            delay = min(delay, timedelta(minutes=1))
+        return put_back("; ".join(f"{k}: {o.detail}" for k, o in outcomes.items() if o in pending), delay)
+    sent = [k for k, o in outcomes.items() if o.status == "sent"]
+    failures = "; ".join(f"{k}: {o.detail}" for k, o in outcomes.items() if o.status == "failed") or None
+    if not sent:
+        if is_follow_up:
+            return finish("sent", f"follow-up failed: {failures}", next_follow_up_at=None)
+        return finish("failed", failures)
+    done = request.follow_ups_sent + 1 if is_follow_up else 0
+    next_at: datetime | None = None
+    if done < settings.follow_ups:
+        next_at = now + timedelta(days=settings.follow_up_after_days)
+        if settings.quiet_hours_enabled:
+            next_at = next_allowed(next_at, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
+    values: dict[str, Any] = {"status": "sent", "reason": failures, "next_follow_up_at": next_at}
+    if is_follow_up:
+        values["follow_ups_sent"] = done
+    else:
+        values["sent_at"] = now
+    with unit_of_work(engine) as session:
+        release(session, request_id=request.id, token=token, values=values)
+    return decision("sent", f"{step} by {'+'.join(sent)}" + (f" ({failures})" if failures else ""), now)
+
+
+def dispatch_due(
+    engine: Engine,
+    *,
+    channels: Channels,
+    jobber: JobberClient | None,
+    defaults: Mapping[str, str | None] | None = None,
+    limit: int = 5000,
+    concurrency: int = 8,
+    lease: timedelta = DEFAULT_LEASE,
+    now: Callable[[], datetime] = _now,
+    rounds: int = 10,
+) -> DispatchResult:
+    """Send everything that is due, in parallel, until nothing due is left (or `rounds` passes)."""
+    result = DispatchResult()
+    for _ in range(rounds):
+        with unit_of_work(engine) as session:
+            ids = due_request_ids(session, now=now(), lease=lease, limit=limit)
+        if not ids:
+            break
+        known_jobs = _recheck_jobs(engine, jobber, ids)
+
+        def one(request_id: int, known_jobs: Mapping[str, Mapping[str, Any]] | None = known_jobs) -> Decision | None:
+            try:
+                return process_request(
+                    engine,
+                    request_id,
+                    channels=channels,
+                    jobber=jobber,
+                    known_jobs=known_jobs,
+                    defaults=defaults,
+                    lease=lease,
+                    now=now(),
+                )
+            except Exception:
+                # The claim stays; after the lease another run reconciles and finishes it.
+                log.exception("Review request %s could not be processed", request_id)
+                return None
+
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            decisions = [d for d in pool.map(one, ids) if d is not None]
+        result.decisions.extend(decisions)
+        if not decisions or all(d.status == "retrying" for d in decisions):
+            break
+    return result
+
+
+def _recheck_jobs(engine: Engine, jobber: JobberClient | None, ids: list[int]) -> dict[str, Mapping[str, Any]] | None:
+    """Fetch the state of every job about to get a first message in a few batched calls."""
+    if jobber is None:
+        return None
+    with unit_of_work(engine) as session:
+        job_ids = list(
+            session.scalars(
+                select(ReviewRequest.job_id).where(
+                    ReviewRequest.id.in_(ids),
+                    ReviewRequest.sent_at.is_(None),
+                    ReviewRequest.source != "make",
+                    ReviewRequest.trigger.in_(("job_closed", "visit_completed")),
+                )
+            )
+        )
+    job_ids = [j for j in job_ids if not j.startswith("invoice:")]
+    if not job_ids:
+        return {}
+    try:
+        return dict(job_states(jobber, job_ids))
+    except JobberError as exc:
+        log.warning("Batched re-check failed (%s); requests re-check one by one", type(exc).__name__)
+        return None

@@ -1,0 +1,116 @@
+"""Fixtures for review-request tests: a fresh sandbox per test (they change data), a client for it,
+recording channels, and builders for settings and Jobber nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from deployments.sandbox import SandboxConfig, SandboxServer
+from tasks.delivery.base import RecordingChannel
+from tasks.jobber.auth import StaticTokenProvider
+from tasks.jobber.client import JobberClient
+from tasks.reviews.rendering import Branding
+from tasks.reviews.sending import Channels
+from tasks.reviews.settings import ReviewSettings
+
+PUBLIC_URL = "https://reviews.example.test"
+REVIEW_LINK = "https://g.page/r/evergreen/review"
+
+
+def review_settings(**overrides: Any) -> ReviewSettings:
+    """Settings for tests: no delay and no quiet hours unless a test says otherwise."""
+    values: dict[str, Any] = {
+        "review_link": REVIEW_LINK,
+        "delay_minutes": 0,
+        "quiet_hours_enabled": False,
+        "business_name": "Evergreen Home Services",
+    }
+    values.update(overrides)
+    return ReviewSettings(**values)
+
+
+BRANDING = Branding(public_url=PUBLIC_URL, business_name="Evergreen Home Services", business_postal_address="1 Main St")
+
+
+def job_node(**overrides: Any) -> dict[str, Any]:
+    """A job as the reviews/job document returns it (John Smith's #1042 unless overridden)."""
+    node: dict[str, Any] = {
+        "id": "Z2lkOi8vSm9iYmVyL0pvYi8x",
+        "jobNumber": 1042,
+        "title": "Water Heater Installation",
+        "jobStatus": "archived",
+        "completedAt": "2026-06-01T15:00:00Z",
+        "total": 1850.0,
+        "updatedAt": "2026-06-01T15:00:00Z",
+        "allowReviewRequest": True,
+        "client": {
+            "id": "client-1",
+            "name": "John Smith",
+            "firstName": "John",
+            "lastName": "Smith",
+            "isCompany": False,
+            "isArchived": False,
+            "emails": [{"address": "john.smith@example.com", "primary": True}],
+            "phones": [{"number": "+1 512-555-0142", "primary": True, "smsAllowed": True}],
+            "tags": {"nodes": []},
+        },
+        "property": {
+            "id": "prop-1",
+            "address": {
+                "street1": "4821 Barton Springs Rd",
+                "city": "Austin",
+                "province": "TX",
+                "postalCode": "78704",
+                "country": "United States",
+            },
+        },
+        "visits": {
+            "nodes": [
+                {
+                    "id": "visit-1",
+                    "isComplete": True,
+                    "completedAt": "2026-06-01T14:00:00Z",
+                    "assignedUsers": {"nodes": [{"id": "u1", "name": {"first": "Mike", "full": "Mike Thompson"}}]},
+                }
+            ]
+        },
+    }
+    for key, value in overrides.items():
+        if key.startswith("client_"):
+            node["client"][key.removeprefix("client_")] = value
+        else:
+            node[key] = value
+    return node
+
+
+NOW = datetime(2026, 6, 1, 17, 0, tzinfo=UTC)  # 12:00 in Austin (CDT)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Engine:
+    from tasks.store.db import get_engine
+
+    return get_engine(db_url)
+
+
+@pytest.fixture
+def channels() -> Channels:
+    return Channels(sms=RecordingChannel("sms-recorder"), email=RecordingChannel("email-recorder"))
+
+
+@pytest.fixture
+def live() -> Iterator[tuple[SandboxServer, JobberClient]]:
+    """A fresh small sandbox (tests close, reopen and pay things) and a client for it."""
+    with SandboxServer(SandboxConfig(seed=7, clients=12, jobs=20, invoices=6, quotes=2)) as sb:
+        client = JobberClient(
+            graphql_url=sb.url + "/api/graphql",
+            api_version="2025-04-16",
+            tokens=StaticTokenProvider(sb.issue_tokens()["access_token"]),
+        )
+        yield sb, client
+        client.close()

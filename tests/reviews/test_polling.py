@@ -1,0 +1,74 @@
+"""The polling fallback: finds what webhooks should have brought, and shares their dedupe."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+
+from deployments.sandbox import SandboxServer
+from tasks.jobber.client import JobberClient
+from tasks.reviews.pipeline import plan_from_event, preview
+from tasks.reviews.polling import poll_and_plan
+from tasks.reviews.sending import Channels, dispatch_due
+from tests.reviews.conftest import BRANDING, review_settings
+
+
+def _john(sb: SandboxServer) -> object:
+    return next(j for j in sb.store.jobs if j.job_number == 1042)
+
+
+def test_webhook_and_poll_seeing_the_same_job_make_one_request(
+    live: tuple[SandboxServer, JobberClient], engine: Engine, channels: Channels
+) -> None:
+    sb, client = live
+    job = _john(sb)
+    mark = len(sb.store.events)
+    sb.store.close_job(job_id=job.id)  # type: ignore[attr-defined]
+    closed = next(e for e in sb.store.events[mark:] if e.topic == "JOB_CLOSED")
+    settings = review_settings()
+    webhook = plan_from_event(
+        client, engine, topic="JOB_CLOSED", item_id=closed.item_id, settings=settings, branding=BRANDING
+    )
+    assert webhook.status == "planned"
+    polled = poll_and_plan(client, engine, settings=settings, branding=BRANDING)
+    assert [d.status for d in polled.decisions if d.request_id == webhook.request_id] == ["duplicate"]
+    dispatch_due(engine, channels=channels, jobber=client)
+    assert len(channels.sms.sent) == 1  # type: ignore[attr-defined]
+
+
+def test_poll_alone_catches_a_missed_webhook_and_moves_its_watermark(
+    live: tuple[SandboxServer, JobberClient], engine: Engine, channels: Channels
+) -> None:
+    sb, client = live
+    sb.store.close_job(job_id=_john(sb).id)  # type: ignore[attr-defined]
+    settings = review_settings()
+    first = poll_and_plan(client, engine, settings=settings, branding=BRANDING)
+    assert [d.job for d in first.decisions if d.status == "planned"] == ["job #1042 Water Heater Installation"]
+    assert first.watermark > datetime.now(UTC) - timedelta(minutes=5)
+    second = poll_and_plan(client, engine, settings=settings, branding=BRANDING)
+    assert all(d.status != "planned" for d in second.decisions)
+    assert second.examined <= first.examined
+
+
+def test_poll_for_paid_invoices(live: tuple[SandboxServer, JobberClient], engine: Engine) -> None:
+    sb, client = live
+    invoice = sb.store.create_invoice(job_id=_john(sb).id)  # type: ignore[attr-defined]
+    settings = review_settings(trigger="invoice_paid")
+    assert not [d for d in poll_and_plan(client, engine, settings=settings, branding=BRANDING).decisions
+                if d.status == "planned" and "1042" in d.job]  # fmt: skip
+    sb.store.mark_invoice_paid(invoice.id)
+    planned = [d for d in poll_and_plan(client, engine, settings=settings, branding=BRANDING).decisions
+               if d.status == "planned"]  # fmt: skip
+    assert [d.job for d in planned] == ["job #1042 Water Heater Installation"]
+
+
+def test_preview_renders_for_a_job_without_recording_or_sending(
+    live: tuple[SandboxServer, JobberClient], engine: Engine
+) -> None:
+    sb, client = live
+    shown = preview(_john(sb).id, review_settings(channels="both"), client=client, branding=BRANDING)  # type: ignore[attr-defined]
+    assert shown.messages.sms is not None
+    assert shown.messages.sms.body.startswith("Hi John! How was your Water Heater Installation with Mike? ")
+    assert shown.channels == ("sms", "email") and shown.timezone == "America/Chicago"
+    assert "SMS (1 segment(s), GSM-7)" in shown.as_text()

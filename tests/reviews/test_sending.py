@@ -1,0 +1,274 @@
+"""Exactly once under provider faults, races and crashes (both databases, recording channels)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tasks.delivery.base import OutgoingMessage, RecordingChannel
+from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
+from tasks.reviews.mapping import context_from_job
+from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.records import claim
+from tasks.reviews.sending import Channels, dispatch_due, process_request
+from tasks.reviews.settings import ReviewSettings
+from tasks.store.accounts import as_utc
+from tasks.store.db import unit_of_work
+from tasks.store.models import Delivery, ReviewRequest
+from tasks.store.optouts import is_suppressed
+from tests.reviews.conftest import BRANDING, NOW, job_node, review_settings
+
+
+def plan(engine: Engine, settings: ReviewSettings | None = None, now: datetime = NOW, **node: Any) -> Decision:
+    return plan_request(
+        engine,
+        context=context_from_job(job_node(**node)),
+        settings=settings or review_settings(channels="sms"),
+        branding=BRANDING,
+        account_key="default",
+        trigger_item_id=node.get("id", "Z2lkOi8vSm9iYmVyL0pvYi8x"),
+        trigger_at=now,
+        source="webhook",
+        now=now,
+    )
+
+
+def dispatch(engine: Engine, channels: Channels, at: datetime) -> list[Decision]:
+    return dispatch_due(engine, channels=channels, jobber=None, now=lambda: at).decisions
+
+
+def request_row(engine: Engine, request_id: int | None) -> ReviewRequest:
+    with unit_of_work(engine) as session:
+        row = session.get(ReviewRequest, request_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def sms(channels: Channels) -> RecordingChannel:
+    assert isinstance(channels.sms, RecordingChannel)
+    return channels.sms
+
+
+def test_transient_error_before_the_provider_is_retried_later_and_sent_once(engine: Engine, channels: Channels) -> None:
+    decision = plan(engine)
+    sms(channels).fail_next(1, TransientDeliveryError("connect timeout", provider="twilio"))
+    first = dispatch(engine, channels, NOW)
+    assert [d.status for d in first] == ["retrying"]
+    row = request_row(engine, decision.request_id)
+    assert row.status == "planned" and as_utc(row.planned_at) > NOW  # type: ignore[operator]
+    assert dispatch(engine, channels, NOW + timedelta(seconds=5)) == []  # not due yet: backoff
+    assert [d.status for d in dispatch(engine, channels, NOW + timedelta(hours=2))] == ["sent"]
+    assert len(sms(channels).sent) == 1 and len(sms(channels).attempts) == 2
+
+
+@pytest.mark.parametrize("code,retry_after", [("500", None), ("429", 30.0)])
+def test_provider_500_and_429_are_retried_with_backoff(
+    engine: Engine, channels: Channels, code: str, retry_after: float | None
+) -> None:
+    decision = plan(engine)
+    sms(channels).fail_next(
+        1, TransientDeliveryError(f"HTTP {code}", code=code, provider="twilio", retry_after=retry_after)
+    )
+    dispatch(engine, channels, NOW)
+    row = request_row(engine, decision.request_id)
+    wait = as_utc(row.planned_at) - NOW  # type: ignore[operator]
+    if retry_after is not None:
+        assert wait == timedelta(seconds=retry_after)  # Retry-After honoured
+    else:
+        assert timedelta(seconds=40) <= wait <= timedelta(seconds=80)
+    dispatch(engine, channels, NOW + timedelta(hours=1))
+    assert len(sms(channels).sent) == 1
+
+
+def test_timeout_after_the_provider_accepted_is_reconciled_not_resent(engine: Engine, channels: Channels) -> None:
+    decision = plan(engine)
+    sms(channels).fail_next(1, DeliveryOutcomeUnknown("read timeout", provider="twilio"), accepted=True)
+    assert [d.status for d in dispatch(engine, channels, NOW)] == ["retrying"]
+    with unit_of_work(engine) as session:
+        assert session.scalars(select(Delivery.status)).one() == "unknown"
+    assert [d.status for d in dispatch(engine, channels, NOW + timedelta(minutes=5))] == ["sent"]
+    assert len(sms(channels).attempts) == 1  # reconciled with find_sent: never handed over twice
+    assert request_row(engine, decision.request_id).status == "sent"
+
+
+def test_timeout_before_the_provider_accepted_is_sent_again_once(engine: Engine, channels: Channels) -> None:
+    plan(engine)
+    sms(channels).fail_next(1, DeliveryOutcomeUnknown("read timeout", provider="twilio"), accepted=False)
+    dispatch(engine, channels, NOW)
+    dispatch(engine, channels, NOW + timedelta(minutes=5))
+    assert len(sms(channels).attempts) == 2 and len(sms(channels).sent) == 1
+
+
+def test_unsubscribed_21610_fails_and_suppresses_the_number(engine: Engine, channels: Channels) -> None:
+    decision = plan(engine, settings=review_settings(channels="sms", cooldown_days=0))
+    sms(channels).fail_next(1, PermanentDeliveryError("unsubscribed recipient", code="21610", provider="twilio"))
+    assert [d.status for d in dispatch(engine, channels, NOW)] == ["failed"]
+    row = request_row(engine, decision.request_id)
+    assert row.status == "failed" and "21610" in (row.reason or "")
+    with unit_of_work(engine) as session:
+        assert is_suppressed(session, channel="sms", address="+15125550142")
+    # The same customer's next job is not even attempted.
+    other = plan(engine, settings=review_settings(channels="sms", cooldown_days=0), id="job-2", jobNumber=1043)
+    assert other.status == "skipped" and "opted out" in (other.reason or "")
+
+
+def test_sms_then_email_falls_back_to_email_when_sms_fails_permanently(engine: Engine, channels: Channels) -> None:
+    plan(engine, settings=review_settings(channels="sms_then_email"))
+    sms(channels).fail_next(1, PermanentDeliveryError("not a mobile number", code="21614", provider="twilio"))
+    assert [d.status for d in dispatch(engine, channels, NOW)] == ["sent"]
+    assert len(channels.email.sent) == 1  # type: ignore[attr-defined]
+
+
+def test_concurrent_senders_racing_for_one_request_send_once(engine: Engine, channels: Channels) -> None:
+    decision = plan(engine)
+    assert decision.request_id is not None
+    barrier = threading.Barrier(8)
+    results: list[Decision | None] = []
+    lock = threading.Lock()
+
+    def race() -> None:
+        barrier.wait()
+        outcome = process_request(engine, decision.request_id, channels=channels, jobber=None, now=NOW)  # type: ignore[arg-type]
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status for r in results if r is not None] == ["sent"]
+    assert len(sms(channels).attempts) == 1
+
+
+@pytest.mark.parametrize("provider_got_it", [True, False])
+def test_worker_killed_mid_send_is_reconciled_after_the_lease(
+    engine: Engine, channels: Channels, provider_got_it: bool
+) -> None:
+    decision = plan(engine)
+    request_id = decision.request_id
+    assert request_id is not None
+    # A worker claims, writes its ledger row, (maybe) reaches the provider, and dies before recording anything.
+    with unit_of_work(engine) as session:
+        assert claim(session, request_id=request_id, token="dead-worker", now=NOW, lease=timedelta(minutes=10))
+        session.add(
+            Delivery(
+                review_request_id=request_id,
+                idempotency_key=f"{request_id}:initial:sms",
+                kind="initial",
+                channel="sms",
+                to_address="+15125550142",
+                provider="sms-recorder",
+                status="sending",
+                attempts=1,
+                started_at=NOW,
+            )
+        )
+    if provider_got_it:
+        sms(channels).send(
+            OutgoingMessage(channel="sms", to="+15125550142", body="...", idempotency_key=f"{request_id}:initial:sms")
+        )
+    assert dispatch(engine, channels, NOW + timedelta(minutes=1)) == []  # still leased to the dead worker
+    assert [d.status for d in dispatch(engine, channels, NOW + timedelta(minutes=11))] == ["sent"]
+    assert len(sms(channels).sent) == 1
+    assert len(sms(channels).attempts) == 1  # handed over once in both cases
+    with unit_of_work(engine) as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert delivery.status == "sent" and delivery.attempts == (1 if provider_got_it else 2)
+
+
+def test_twenty_percent_faults_lose_nothing_and_duplicate_nothing(engine: Engine, channels: Channels) -> None:
+    rng = random.Random(5)
+    settings = review_settings(channels="both", cooldown_days=0)
+    for i in range(30):
+        plan(
+            engine,
+            settings=settings,
+            id=f"job-{i}",
+            jobNumber=2000 + i,
+            client={
+                **job_node()["client"],
+                "id": f"c{i}",
+                "phones": [{"number": f"+1512555{i:04d}", "primary": True, "smsAllowed": True}],
+                "emails": [{"address": f"c{i}@example.com", "primary": True}],
+            },
+        )
+    errors = [
+        (TransientDeliveryError("HTTP 503", code="503"), False),
+        (TransientDeliveryError("HTTP 429", code="429", retry_after=1), False),
+        (DeliveryOutcomeUnknown("read timeout"), True),
+        (DeliveryOutcomeUnknown("connect timeout"), False),
+    ]
+    at = NOW
+    for _ in range(40):
+        for channel in (channels.sms, channels.email):
+            assert isinstance(channel, RecordingChannel)
+            if rng.random() < 0.2:
+                error, accepted = rng.choice(errors)
+                channel.fail_next(1, error, accepted=accepted)
+        dispatch(engine, channels, at)
+        at += timedelta(hours=1)
+    with unit_of_work(engine) as session:
+        statuses = list(session.scalars(select(ReviewRequest.status)))
+    assert statuses.count("sent") == 30, statuses
+    for channel in (channels.sms, channels.email):
+        keys = [m.idempotency_key for m in channel.sent]  # type: ignore[attr-defined]
+        assert len(keys) == 30 and len(set(keys)) == 30
+
+
+def test_follow_up_is_sent_after_n_days_and_only_until_a_click(engine: Engine, channels: Channels) -> None:
+    settings = review_settings(channels="sms", follow_ups=2, follow_up_after_days=3)
+    decision = plan(engine, settings=settings)
+    dispatch(engine, channels, NOW)
+    assert dispatch(engine, channels, NOW + timedelta(days=2)) == []
+    assert [d.status for d in dispatch(engine, channels, NOW + timedelta(days=3, minutes=1))] == ["sent"]
+    assert "reminder" in sms(channels).sent[-1].body
+    with unit_of_work(engine) as session:
+        row = session.get(ReviewRequest, decision.request_id)
+        assert row is not None and row.follow_ups_sent == 1
+        row.clicked_at = NOW + timedelta(days=4)
+    assert dispatch(engine, channels, NOW + timedelta(days=7)) == []
+    assert len(sms(channels).sent) == 2
+
+
+def test_a_reply_or_an_opt_out_stops_follow_ups(engine: Engine, channels: Channels) -> None:
+    settings = review_settings(channels="sms", follow_ups=2, follow_up_after_days=3, cooldown_days=0)
+    first = plan(engine, settings=settings)
+    dispatch(engine, channels, NOW)
+    with unit_of_work(engine) as session:
+        row = session.get(ReviewRequest, first.request_id)
+        assert row is not None
+        row.replied_at = NOW + timedelta(hours=1)
+    assert dispatch(engine, channels, NOW + timedelta(days=3, minutes=1)) == []
+
+    second = plan(
+        engine,
+        settings=settings,
+        id="job-2",
+        jobNumber=1043,
+        client_phones=[{"number": "+15125550199", "primary": True, "smsAllowed": True}],
+    )
+    dispatch(engine, channels, NOW)
+    from tasks.store.optouts import suppress
+
+    with unit_of_work(engine) as session:
+        suppress(session, channel="sms", address="+15125550199", reason="stop", source="test")
+    decisions = dispatch(engine, channels, NOW + timedelta(days=3, minutes=1))
+    assert [(d.status, d.request_id) for d in decisions] == [("sent", second.request_id)]
+    assert "follow-ups stopped" in (decisions[0].reason or "")
+    assert len(sms(channels).sent) == 2  # the two first messages, no follow-up
+
+
+def test_dry_run_renders_and_records_but_sends_nothing(engine: Engine, channels: Channels) -> None:
+    decision = plan(engine, settings=review_settings(channels="both", dry_run=True))
+    assert decision.status == "skipped" and "dry run" in (decision.reason or "")
+    row = request_row(engine, decision.request_id)
+    assert row.context["dry_run"]["sms"].startswith("Hi John! How was your Water Heater Installation with Mike?")
+    assert dispatch(engine, channels, NOW + timedelta(days=1)) == []
+    assert sms(channels).attempts == []
