@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +34,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from tasks.delivery.base import OutgoingMessage, SendResult
 from tasks.delivery.phone import mask_phone
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
+from tasks.retry_after import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -43,24 +43,6 @@ UNSUBSCRIBED_RECIPIENT = "21610"
 # How far before `since` a message may be dated and still match: provider and worker clocks differ.
 CLOCK_SKEW = timedelta(minutes=2)
 _LIST_LIMIT = 50
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK ships no type information

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tasks.retry_after import parse_retry_after
+
 
 @dataclass(frozen=True)
 class QueryCost:
@@ -137,19 +139,4 @@ def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0, rng: ra
     return (rng or random).uniform(upper / 2, upper)  # noqa: S311 - jitter, not cryptography
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+__all__ = ["CostPacer", "QueryCost", "backoff_delay", "parse_retry_after"]

@@ -20,8 +20,9 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from tasks.retry_after import parse_retry_after
 from tasks.settings import Settings, get_settings
-from tasks.slack.sender import WebClientSender, parse_retry_after
+from tasks.slack.sender import WebClientSender
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from tasks.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from tasks.retry_after import parse_retry_after
 
 # `ok: false` codes that mean "try again later" rather than "this will never work".
 TRANSIENT_SLACK_ERRORS = frozenset(
@@ -33,19 +34,6 @@ class SlackSender(Protocol):
     """Posts one message to one channel and returns its timestamp (`ts`), or raises a DeliveryError."""
 
     def post_message(self, *, channel: str, text: str, blocks: Sequence[Mapping[str, Any]]) -> str: ...
-
-
-def parse_retry_after(value: object) -> float | None:
-    """Slack sends whole seconds; anything unreadable counts as absent."""
-    if value is None:
-        return None
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        return None
-    return max(0.0, seconds)
 
 
 def delivery_error(exc: SlackApiError) -> DeliveryError:

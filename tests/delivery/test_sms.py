@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tasks.delivery.base import OutgoingMessage, suppression_reason
-from tasks.delivery.sms import BaseUrlHttpClient, TwilioSmsChannel, parse_retry_after
+from tasks.delivery.sms import BaseUrlHttpClient, TwilioSmsChannel
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
+from tasks.retry_after import parse_retry_after
 from tests.delivery.fake_twilio import FakeTwilio, Scripted
 
 SID = "AC" + "0" * 32
