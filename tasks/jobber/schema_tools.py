@@ -20,8 +20,8 @@ SCHEMA_DIR = Path(__file__).with_name("schema")
 BUNDLED_VERSION = "2025-04-16"
 
 
-def schema_path(version: str) -> Path:
-    return SCHEMA_DIR / f"schema-{version}.introspection.json"
+def schema_path(version: str, directory: Path = SCHEMA_DIR) -> Path:
+    return directory / f"schema-{version}.introspection.json"
 
 
 def available_versions() -> list[str]:
@@ -31,9 +31,9 @@ def available_versions() -> list[str]:
 
 
 @cache
-def load_schema(version: str = BUNDLED_VERSION) -> GraphQLSchema:
+def load_schema(version: str = BUNDLED_VERSION, directory: Path = SCHEMA_DIR) -> GraphQLSchema:
     """The stored schema of `version` (the bundled 2025-04-16 one unless another was pulled)."""
-    path = schema_path(version)
+    path = schema_path(version, directory)
     if not path.exists():
         raise FileNotFoundError(
             f"No stored schema for Jobber API version {version}; run `jobberflow schema pull --version {version}`."
@@ -64,7 +64,13 @@ def check_documents(schema: GraphQLSchema) -> list[DocumentProblem]:
 
 
 def pull_schema(
-    *, graphql_url: str, api_version: str, access_token: str, transport: Any | None = None, timeout: float = 60.0
+    *,
+    graphql_url: str,
+    api_version: str,
+    access_token: str,
+    transport: Any | None = None,
+    timeout: float = 60.0,
+    directory: Path = SCHEMA_DIR,
 ) -> Path:
     """Download the live schema of `api_version` by introspection and store it; returns the file written."""
     from gql import Client, gql
@@ -81,7 +87,7 @@ def pull_schema(
     with Client(transport=http, fetch_schema_from_transport=False) as session:
         result = session.execute(gql(get_introspection_query(descriptions=True)))
     build_client_schema(result)  # refuse to store something that is not a schema
-    path = schema_path(api_version)
+    path = schema_path(api_version, directory)
     path.write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
     load_schema.cache_clear()
     return path
