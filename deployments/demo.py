@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -97,11 +98,12 @@ def demo_environment(*, home: Path, prefect_port: int, sandbox_port: int, gatewa
 
 
 def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Console, gateway_port: int = 8700) -> None:
-    home = Path(os.environ.get("JOBBERFLOW_HOME", "data")).resolve()
+    home = (Path(os.environ.get("JOBBERFLOW_HOME", "data")) / "demo").resolve()
+    _fresh_start(home)
     extra = demo_environment(home=home, prefect_port=prefect_port, sandbox_port=sandbox_port, gateway_port=gateway_port)
     # The flow below runs in this process: it must see the same settings as the children.
     os.environ.update(extra)
-    os.environ.setdefault("JOBBERFLOW_HOME", str(home))
+    os.environ["JOBBERFLOW_HOME"] = str(home)
     env = {**os.environ}
     logs = home / "logs"
     prefect_cmd = [
@@ -154,6 +156,7 @@ def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Conso
             services.append(runner)
             _wait_for_deployments(extra["PREFECT_API_URL"], "review-request", timeout=120)
         _close_a_job_and_show_the_review_request(console, extra, home)
+        _second_terminal(console, extra, home)
         if once:
             return
         console.print("\nEverything is running. Press [bold]Ctrl-C[/] to stop.")
@@ -164,6 +167,36 @@ def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Conso
     finally:
         for service in reversed(services):
             service.__exit__(None, None, None)
+
+
+def _fresh_start(home: Path) -> None:
+    """The sandbox starts from its seed every time, so the demo's database and outbox do too (otherwise job
+    #1042 would already have had its review request). The Prefect server's own data is kept."""
+    home.mkdir(parents=True, exist_ok=True)
+    for name in ("jobberflow.db", "jobberflow.db-wal", "jobberflow.db-shm"):
+        (home / name).unlink(missing_ok=True)
+    shutil.rmtree(home / "outbox", ignore_errors=True)
+
+
+def _second_terminal(console: Console, extra: dict[str, str], home: Path) -> None:
+    names = (
+        "JOBBERFLOW_HOME",
+        "DATABASE_URL",
+        "JOBBER_BASE_URL",
+        "JOBBER_CLIENT_ID",
+        "JOBBER_CLIENT_SECRET",
+        "PREFECT_API_URL",
+        "PUBLIC_URL",
+    )
+    values = {**extra, "JOBBERFLOW_HOME": str(home)}
+    console.print("\nIn another terminal, to act in the sandbox and look at the data:")
+    console.print("  source .venv/bin/activate", soft_wrap=True, markup=False)
+    console.print("  export " + " ".join(f"{n}={values[n]}" for n in names), soft_wrap=True, markup=False)
+    console.print(
+        "  jobberflow sandbox jobs; jobberflow sandbox close-job 1043; jobberflow reviews list",
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 def _connect_and_check(console: Console, extra: dict[str, str]) -> None:
