@@ -4,7 +4,7 @@ recording channels, and builders for settings and Jobber nodes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -106,7 +106,10 @@ def channels() -> Channels:
 @pytest.fixture
 def live() -> Iterator[tuple[SandboxServer, JobberClient]]:
     """A fresh small sandbox (tests close, reopen and pay things) and a client for it."""
-    with SandboxServer(SandboxConfig(seed=7, clients=12, jobs=20, invoices=6, quotes=2)) as sb:
+    # Seeded history ends three days ago, so only what a test closes falls inside the poll's 24 h look-back
+    # (with the default anchor, "today 00:00 UTC", seeded jobs closed just before midnight would count).
+    anchor = datetime.now(UTC) - timedelta(days=3)
+    with SandboxServer(SandboxConfig(seed=7, clients=12, jobs=20, invoices=6, quotes=2, seed_anchor=anchor)) as sb:
         client = JobberClient(
             graphql_url=sb.url + "/api/graphql",
             api_version="2025-04-16",
