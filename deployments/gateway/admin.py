@@ -54,7 +54,7 @@ def check_credentials(authorization: str | None, *, token: str, username: str) -
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: not ASCII; UnicodeDecodeError is one too
             return False
         user, colon, password = decoded.partition(":")
         # Both compared, always: the answer's timing says nothing about which one was wrong.

@@ -72,8 +72,9 @@ def make_state(secret: str, *, now: float | None = None, nonce: str | None = Non
 
 def verify_state(state: str, secret: str, *, now: float | None = None, max_age_s: float = STATE_TTL_S) -> bool:
     """True when `state` came from `make_state` with this secret and is at most `max_age_s` old."""
+    # Only what make_state produces: ASCII digits, a URL-safe nonce and signature (anything else is forged).
     parts = state.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or len(state) > 200:
+    if len(parts) != 3 or len(state) > 200 or not state.isascii() or not parts[0].isdigit():
         return False
     issued, nonce, signature = parts
     expected = _signature(secret, f"{issued}.{nonce}")

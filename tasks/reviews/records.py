@@ -150,7 +150,11 @@ def delivery_for(session: Session, *, key: str) -> Delivery | None:
     return session.scalars(select(Delivery).where(Delivery.idempotency_key == key)).first()
 
 
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 def request_by_click_token(session: Session, *, token: str) -> ReviewRequest | None:
-    if not token or len(token) > 64:
+    # Tokens are URL-safe base64: anything else (a NUL byte PostgreSQL refuses, say) matches nothing.
+    if not token or len(token) > 64 or not set(token) <= _TOKEN_CHARS:
         return None
     return session.scalars(select(ReviewRequest).where(ReviewRequest.click_token == token)).first()
