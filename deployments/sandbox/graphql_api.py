@@ -1108,6 +1108,7 @@ def _execute(store: SandboxStore, claims: dict[str, Any], payload: dict[str, Any
     data = result.data
     actual = actual_cost(schema, document, operation, variables, data)
     store.bucket.consume(actual)
+    store.bump("points_charged", int(actual))
     for hook in ctx.after_execute:
         hook()
     body: dict[str, Any] = {}

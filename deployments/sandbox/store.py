@@ -101,6 +101,7 @@ class SandboxStats:
     token_refreshes: int = 0
     refresh_token_reuse: int = 0
     webhooks_emitted: int = 0
+    points_charged: int = 0  # actualQueryCost summed over every GraphQL request (benchmarks: points per job)
     queries_by_root_field: Counter[str] = field(default_factory=Counter)
     mutations_by_root_field: Counter[str] = field(default_factory=Counter)
 
