@@ -67,7 +67,10 @@ def prepare_database(url: str) -> None:
 class Gateway:
     """`python -m deployments.gateway.server` in a child process (its RSS is measured, not ours)."""
 
-    def __init__(self, database_url: str, port: int, home: Path, *, workers: int = 1) -> None:
+    def __init__(
+        self, database_url: str, port: int, home: Path, *, workers: int = 1, prefect_url: str | None = None
+    ) -> None:
+        self.prefect_url = prefect_url  # None: relay off; else the relay runs (as shipped) against this URL
         self.database_url = database_url
         self.port = port
         self.home = home
@@ -81,13 +84,15 @@ class Gateway:
             "DATABASE_URL": self.database_url,
             "JOBBERFLOW_HOME": str(self.home),
             "JOBBER_CLIENT_SECRET": SECRET,
-            "JOBBERFLOW_GATEWAY_RELAY": "off",
+            "JOBBERFLOW_GATEWAY_RELAY": "on" if self.prefect_url else "off",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
         }
+        if self.prefect_url:
+            env["PREFECT_API_URL"] = self.prefect_url
         env.pop("JOBBER_WEBHOOK_SECRET", None)
         args = [sys.executable, "-c", _SERVER_SNIPPET, str(self.port), str(self.workers)]
-        self.proc = subprocess.Popen(args, env=env, cwd=str(self.home))  # noqa: S603
+        self.proc = subprocess.Popen(args, env=env, cwd=str(self.home), start_new_session=True)  # noqa: S603
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -156,6 +161,26 @@ import logging, sys
 from deployments.gateway.server import run_gateway
 run_gateway("127.0.0.1", int(sys.argv[1]), workers=int(sys.argv[2]), log_level="warning")
 """
+
+
+def start_prefect_server(home: Path, timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], str]:
+    """A Prefect server on SQLite in its own process group (stopped with this script)."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    args = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    log = (home / "prefect.log").open("ab")
+    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError("the Prefect server did not start")
 
 
 # -- requests -------------------------------------------------------------------------------------------
@@ -438,6 +463,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes (uvicorn --workers)")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--max-requests", type=int, default=200_000, help="safety bound on the request count")
+    parser.add_argument(
+        "--relay",
+        choices=["off", "prefect-up", "prefect-down"],
+        default="off",
+        help="off: ingestion alone (a part, not the shipped gateway); prefect-up: the relay runs against a Prefect "
+        "server this script starts (as shipped); prefect-down: the relay runs and Prefect is unreachable",
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
@@ -466,7 +498,12 @@ def main() -> None:
     requests = [b for b, _ in built]
     keys = [k for _, k in built]
 
-    gateway = Gateway(database_url, port, home, workers=args.workers)
+    prefect_url, prefect_proc = None, None
+    if args.relay == "prefect-up":
+        prefect_proc, prefect_url = start_prefect_server(home)
+    elif args.relay == "prefect-down":
+        prefect_url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    gateway = Gateway(database_url, port, home, workers=args.workers, prefect_url=prefect_url)
     gateway.start()
     try:
         cpu0, wall0 = gateway.cpu_seconds(), time.monotonic()
@@ -476,6 +513,9 @@ def main() -> None:
         rss = gateway.peak_rss_mb()
     finally:
         gateway.stop()
+        if prefect_proc is not None:
+            prefect_proc.terminate()
+            prefect_proc.wait(20)
     load_average = os.getloadavg()
 
     sent = len(results)
@@ -493,7 +533,8 @@ def main() -> None:
         start, end = bounds[name]
         figures.append(summarize(name, [results[i][1] for i in ok], [results[i][2] for i in idx], len(ok), end - start))
     report = {
-        "benchmark": "gateway_ingest",
+        "benchmark": "gateway_ingest" if args.relay == "off" else f"gateway_ingest (relay on, {args.relay})",
+        "relay": args.relay,
         "when": datetime.now(UTC).isoformat(),
         "database": "sqlite (WAL, synchronous=FULL)" if args.database_url is None else "given URL",
         "rate": args.rate,
@@ -521,6 +562,8 @@ def main() -> None:
     from bench._common import save
 
     path = save("gateway_ingest", report)
+    alone = " (ingestion alone: a part, not the shipped gateway)" if args.relay == "off" else ""
+    print(f"relay: {args.relay}{alone}")
     print(
         f"ledger: sent={sent} acknowledged={len(acked)} rejected={rejected} failed={failed} "
         f"missing_from_inbox={len(missing)} -> {'BALANCED' if balanced else 'VOID'}"

@@ -521,7 +521,7 @@ def reviews_dispatch() -> None:
 def gateway(
     host: Annotated[str | None, typer.Option(help="Default: GATEWAY_HOST (127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Default: GATEWAY_PORT (8700).")] = None,
-    workers: Annotated[int, typer.Option(help="Ingest processes; the relay runs once, in the supervisor.")] = 1,
+    workers: Annotated[int, typer.Option(help="Ingest processes; the relay runs once, in a child process.")] = 1,
 ) -> None:
     """Run the gateway: Jobber webhooks, relay to Prefect, Slack, Twilio, OAuth, admin page, /metrics."""
     from deployments.gateway.server import run_gateway
@@ -529,6 +529,25 @@ def gateway(
 
     settings = get_settings()
     run_gateway(host or settings.gateway_host, port or settings.gateway_port, workers=workers)
+
+
+@app.command("relay")
+def relay() -> None:
+    """Run the relay alone (`gateway` starts one): inbox -> event worker wake-ups and Prefect events."""
+    from deployments.gateway.server import run_relay
+
+    run_relay()
+
+
+@app.command("worker")
+def worker(
+    limit: Annotated[int, typer.Option(help="Event task runs this worker runs at once.")] = 2,
+) -> None:
+    """Run an event worker: a Prefect background-task worker that does the work of Jobber events
+    (refresh, review requests, Slack). Run one or more; the relay wakes them (RELAY_MAX_WAKEUPS)."""
+    from flows.jobber_events import serve_event_worker
+
+    serve_event_worker(limit=limit)
 
 
 # -- runner ------------------------------------------------------------------------------------------

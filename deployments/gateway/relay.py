@@ -2,7 +2,7 @@
 
 Each row becomes event `jobber.<resource>.<action>` about resource `jobber.<resource>.<itemId>`, with
 the account as a related resource and payload {topic, itemId, accountId, occurredAt, inboxId}
-(tasks/events.py). The event id is uuid5 of the row's dedupe key, so a row sent twice (a crash between
+(tasks/events/names.py). The event id is uuid5 of the row's dedupe key, so a row sent twice (a crash between
 Prefect's answer and our UPDATE, two relays) is one event in Prefect: its event store and its
 triggers both ignore an id they have already seen.
 
@@ -10,6 +10,12 @@ Events go to the Prefect server's REST API (`POST /api/events`, answered 204 onc
 taken them) through Prefect's own client, so PREFECT_API_URL, PREFECT_API_KEY and
 PREFECT_API_AUTH_STRING apply as everywhere else. A row is marked relayed only after that 204. While
 Prefect is down, rows stay in the inbox and the relay retries with capped exponential backoff.
+
+The events are the Prefect UI's feed of what Jobber sent (and what a contractor's own automations can
+match); they trigger no work. The work is woken directly: before a batch is sent, the relay asks its
+`Waker` (deployments/gateway/wakeup.py) to submit one background task run for the event worker when
+the batch holds rows that cause work, so work never waits for the event feed, and a burst of webhooks
+costs a handful of task runs.
 
 The event's `occurred` is the moment of relaying (Prefect's triggers bucket events by `occurred`, and a
 row relayed after an outage must still fire them); Jobber's own time is `payload.occurredAt`.
@@ -22,13 +28,14 @@ import logging
 import random
 import ssl
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine
 
+from deployments.gateway.wakeup import Waker
 from tasks.events import account_related, event_name, event_payload, event_resource
 from tasks.store import inbox
 
@@ -147,11 +154,14 @@ def relay_once(
     client: Any = None,
     batch_size: int = 200,
     max_batches: int | None = None,
+    on_rows: Callable[[list[inbox.InboxEntry]], None] | None = None,
 ) -> int:
     """Send every unrelayed inbox row to Prefect now; the number of rows Prefect accepted.
 
-    Rows are marked relayed batch by batch, each only after Prefect accepted it. When Prefect fails, the
-    batch's rows get `relay_attempts + 1` and `last_error`, and PrefectUnavailable is raised.
+    `on_rows` sees each batch before it is sent (the relay wakes the event worker there, so the work never
+    waits for the event feed). Rows are marked relayed batch by batch, each only after Prefect accepted it.
+    When Prefect fails, the batch's rows get `relay_attempts + 1` and `last_error`, and PrefectUnavailable
+    is raised.
     """
     owned = client is None
     sent = 0
@@ -162,6 +172,8 @@ def relay_once(
                 entries = inbox.fetch_unrelayed(conn, limit=batch_size)
             if not entries:
                 break
+            if on_rows is not None:
+                on_rows(entries)
             if client is None:  # only now: an idle relay costs one SELECT, not a client
                 client = prefect_client(api_url)
                 client.__enter__()
@@ -194,6 +206,8 @@ class RelayStatus:
     consecutive_failures: int = 0
     last_error: str | None = None
     last_success_at: datetime | None = None
+    wakeups: int = 0
+    last_wakeup_error: str | None = None
 
 
 class Relay:
@@ -205,12 +219,14 @@ class Relay:
         *,
         api_url: str | None = None,
         batch_size: int = 200,
-        idle_s: float = 0.5,
+        idle_s: float = 0.1,
         base_backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
         on_sent: Any = None,
+        waker: Waker | None = None,
     ) -> None:
         self.engine = engine
+        self.waker = waker
         self.api_url = api_url
         self.batch_size = batch_size
         self.idle_s = idle_s
@@ -230,7 +246,31 @@ class Relay:
         return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
 
     def _once(self) -> int:
-        return relay_once(self.engine, api_url=self.api_url, batch_size=self.batch_size, max_batches=20)
+        arrived: list[bool] = []
+
+        def wake(entries: list[inbox.InboxEntry]) -> None:
+            if any(e.work_state == "pending" for e in entries):
+                arrived.append(True)
+                self._poke(work_arrived=True)
+
+        try:
+            return relay_once(
+                self.engine, api_url=self.api_url, batch_size=self.batch_size, max_batches=20, on_rows=wake
+            )
+        finally:
+            if not arrived:
+                self._poke(work_arrived=False)
+
+    def _poke(self, *, work_arrived: bool) -> None:
+        """Wake the event worker when work waits (deployments/gateway/wakeup.py); never fails the relay."""
+        if self.waker is None:
+            return
+        try:
+            if self.waker.poke(work_arrived=work_arrived):
+                self.status.wakeups += 1
+        except Exception as exc:  # noqa: BLE001 - Prefect down: the rows stay pending, the next turn retries
+            self.status.last_wakeup_error = f"{type(exc).__name__}: {exc}"[:300]
+            log.debug("wake-up failed", exc_info=True)
 
     async def run(self) -> None:
         self.status.running = True

@@ -1,8 +1,8 @@
 """Run the gateway with uvicorn (`jobberflow gateway` calls `run_gateway`).
 
-One process (the default) serves webhooks and runs the relay. With `workers > 1`, uvicorn starts that
-many worker processes from the app factory with the relay switched off (JOBBERFLOW_GATEWAY_RELAY=off),
-and this supervising process runs the one relay, so rows are not sent by several relays at once.
+The gateway's processes only ingest (`workers` of them, uvicorn's); the one relay runs in a child process
+of its own (`jobberflow relay`), so rows are not sent by several relays at once and a slow or absent
+Prefect never slows an acknowledgement.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
+import sys
 
 import uvicorn
 
@@ -38,59 +38,63 @@ def _uvicorn_options() -> dict[str, object]:
     return options
 
 
-def _relay_thread(stop: threading.Event) -> threading.Thread:
-    from deployments.gateway.relay import Relay
-    from tasks.settings import get_settings
-    from tasks.store.db import get_engine
-
-    def run() -> None:
-        relay = Relay(get_engine(get_settings().resolved_database_url))
-
-        async def main() -> None:
-            task = asyncio.create_task(relay.run())
-            while not stop.is_set():
-                await asyncio.sleep(0.5)
-            relay.stop()
-            await task
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=run, name="jobber-relay", daemon=True)
-    thread.start()
-    return thread
+def relay_command() -> list[str]:
+    return [sys.executable, "-m", "deployments.cli", "relay"]
 
 
 def run_gateway(host: str, port: int, *, workers: int = 1, log_level: str = "info") -> None:
-    """Serve the gateway on host:port until interrupted (uvicorn with httptools/uvloop when installed)."""
-    options = _uvicorn_options()
-    if workers <= 1:
-        uvicorn.run(APP_FACTORY, host=host, port=port, log_level=log_level, **options)  # type: ignore[arg-type]
-        return
-    from deployments.gateway.app import relay_enabled_by_env
+    """Serve the gateway on host:port until interrupted (uvicorn with httptools/uvloop when installed).
 
+    The relay runs in a process of its own (`jobberflow relay`), started here and stopped with the gateway
+    (it also dies with it: deployments/processes.py), so acknowledging webhooks never shares a CPU core or
+    the GIL with talking to Prefect. JOBBERFLOW_GATEWAY_RELAY=off: no relay (one runs elsewhere).
+    """
+    from deployments.gateway.app import relay_enabled_by_env
+    from deployments.processes import spawn, stop
+
+    options = _uvicorn_options()
     relay_here = relay_enabled_by_env()
-    os.environ[RELAY_ENV] = "off"  # inherited by the worker processes
-    stop = threading.Event()
-    thread = _relay_thread(stop) if relay_here else None
+    os.environ[RELAY_ENV] = "off"  # the ingest processes never relay themselves (inherited by workers)
+    relay = spawn(relay_command(), env={**os.environ}) if relay_here else None
     try:
         uvicorn.run(
             APP_FACTORY,
             host=host,
             port=port,
-            workers=workers,
+            workers=workers if workers > 1 else None,
             log_level=log_level,
             **options,  # type: ignore[arg-type]
         )
     finally:
-        stop.set()
-        if thread is not None:
-            thread.join(15)
+        if relay is not None:
+            stop(relay, timeout=15)
+
+
+def run_relay() -> None:
+    """`jobberflow relay`: inbox -> wake-ups for the event worker + Prefect events, until SIGTERM/SIGINT."""
+    import signal
+
+    from deployments.gateway.relay import Relay
+    from deployments.gateway.wakeup import Waker
+    from tasks.settings import get_settings
+    from tasks.store.db import get_engine
+
+    settings = get_settings()
+    engine = get_engine(settings.resolved_database_url)
+    relay = Relay(engine, waker=Waker(engine, max_in_flight=settings.relay_max_wakeups))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, relay.stop)
+        await relay.run()
+
+    log.info("Relay started (inbox -> event worker wake-ups and Prefect events)")
+    asyncio.run(main())
 
 
 def main() -> None:
     """`python -m deployments.gateway.server [host] [port] [workers]` (the CLI wires the same function)."""
-    import sys
-
     from tasks.settings import get_settings
 
     settings = get_settings()

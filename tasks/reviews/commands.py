@@ -1,6 +1,6 @@
 """What the `jobberflow reviews ...` commands call (the CLI wires them; they return text, never print).
 
-- `preview_text(job_id, settings_path=None, deployment="review-request", overrides=None)`: the rendered
+- `preview_text(job_id, settings_path=None, deployment="jobber-events", overrides=None)`: the rendered
   request for a job, with channels, segments and send time. Settings come from a JSON/YAML file, else the
   deployment's `settings` in prefect.yaml.
 - `recent_requests(limit=20)`: the latest review requests as rows (job, client, channel, status, reason).
@@ -20,7 +20,7 @@ from tasks.reviews.settings import ReviewSettings
 
 
 def load_review_settings(
-    settings_path: Path | None = None, *, deployment: str = "review-request", overrides: dict[str, Any] | None = None
+    settings_path: Path | None = None, *, deployment: str = "jobber-events", overrides: dict[str, Any] | None = None
 ) -> ReviewSettings:
     """ReviewSettings from a JSON or YAML file, else from the deployment's parameters in prefect.yaml."""
     if settings_path is not None:
@@ -42,7 +42,7 @@ def preview_text(
     job_id: str,
     settings_path: Path | None = None,
     *,
-    deployment: str = "review-request",
+    deployment: str = "jobber-events",
     overrides: dict[str, Any] | None = None,
 ) -> str:
     """`jobberflow reviews preview JOB_ID [--settings FILE]`: raises ReviewTemplateError for a bad template."""

@@ -20,7 +20,7 @@ from tasks.reviews.planning import Decision, plan_request
 from tasks.reviews.rendering import PREVIEW_TOKEN, Branding, RenderedMessages, render_messages
 from tasks.reviews.settings import ReviewSettings
 from tasks.reviews.timing import plan_send_time, resolve_zone
-from tasks.reviews.triggers import business_timezone, fetch_job, resolve_event
+from tasks.reviews.triggers import ItemFetch, business_timezone, fetch_job, resolve_event
 from tasks.settings import Settings
 
 _zones: dict[int, str | None] = {}
@@ -70,9 +70,13 @@ def plan_from_event(
     occurred_at: str | None = None,
     source: str = "webhook",
     now: datetime | None = None,
+    fetch: ItemFetch | None = None,
 ) -> Decision:
-    """One Jobber event -> a recorded decision (planned, skipped with a reason, duplicate, or ignored)."""
-    match = resolve_event(client, trigger=settings.trigger, topic=topic, item_id=item_id, occurred_at=occurred_at)
+    """One Jobber event -> a recorded decision (planned, skipped with a reason, duplicate, or ignored).
+    `fetch` answers items another part of the same unit of work already fetched (tasks/events/)."""
+    match = resolve_event(
+        client, trigger=settings.trigger, topic=topic, item_id=item_id, occurred_at=occurred_at, fetch=fetch
+    )
     if not match.matched or match.context is None:
         return Decision(f"{topic} {item_id}", "", "ignored", reason=match.reason, source=source)
     return plan_request(

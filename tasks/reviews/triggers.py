@@ -14,7 +14,7 @@ INVOICE_UPDATE / PAYMENT_CREATE). An event with one of them is answered with tha
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -120,16 +120,40 @@ def fetch_invoice(client: JobberClient, invoice_id: str) -> Mapping[str, Any] | 
     return node if isinstance(node, Mapping) else None
 
 
-def invoice_of_payment(client: JobberClient, payment_id: str) -> str | None:
-    node = client.execute(load_document("reviews/payment"), {"id": payment_id}).get("paymentRecord")
-    invoice = node.get("invoice") if isinstance(node, Mapping) else None
-    return str(invoice["id"]) if isinstance(invoice, Mapping) and invoice.get("id") else None
+# (kind: "job" | "visit" | "invoice" | "payment", id) -> the node in the review documents' shape, or None
+ItemFetch = Callable[[str, str], Mapping[str, Any] | None]
+
+
+def jobber_fetch(client: JobberClient) -> ItemFetch:
+    """Fetch with the review documents (one query per call)."""
+
+    def fetch(kind: str, item_id: str) -> Mapping[str, Any] | None:
+        if kind == "job":
+            return fetch_job(client, item_id)
+        if kind == "visit":
+            return fetch_visit(client, item_id)
+        if kind == "invoice":
+            return fetch_invoice(client, item_id)
+        if kind == "payment":
+            node = client.execute(load_document("reviews/payment"), {"id": item_id}).get("paymentRecord")
+            return node if isinstance(node, Mapping) else None
+        raise ValueError(f"no review document for {kind!r}")
+
+    return fetch
 
 
 def resolve_event(
-    client: JobberClient, *, trigger: Trigger, topic: str, item_id: str, occurred_at: str | None = None
+    client: JobberClient,
+    *,
+    trigger: Trigger,
+    topic: str,
+    item_id: str,
+    occurred_at: str | None = None,
+    fetch: ItemFetch | None = None,
 ) -> TriggerMatch:
-    """Fetch what the event names and decide whether it starts a request under `trigger`."""
+    """Fetch what the event names and decide whether it starts a request under `trigger`. `fetch` answers
+    items already fetched for other work (tasks/events/fetch.py); by default each is queried here."""
+    fetch = fetch or jobber_fetch(client)
     topic = topic.strip().upper()
     when = parse_time(occurred_at)
     if topic in NONEXISTENT_TOPICS:
@@ -138,16 +162,17 @@ def resolve_event(
         expected = " or ".join(TOPICS[trigger])
         return no_match(f"{topic} does not start trigger {trigger} (it listens to {expected})")
     if trigger == "job_closed":
-        return match_job(fetch_job(client, item_id), occurred_at=when)
+        return match_job(fetch("job", item_id), occurred_at=when)
     if trigger == "visit_completed":
-        return match_visit(fetch_visit(client, item_id), occurred_at=when)
+        return match_visit(fetch("visit", item_id), occurred_at=when)
     invoice_id = item_id
     if topic == "PAYMENT_CREATE":
-        paid = invoice_of_payment(client, item_id)
-        if paid is None:
+        payment = fetch("payment", item_id)
+        invoice = payment.get("invoice") if payment is not None else None
+        if not isinstance(invoice, Mapping) or not invoice.get("id"):
             return no_match("the payment is not for an invoice (or no longer exists)")
-        invoice_id = paid
-    return match_invoice(fetch_invoice(client, invoice_id), trigger=trigger, occurred_at=when)
+        invoice_id = str(invoice["id"])
+    return match_invoice(fetch("invoice", invoice_id), trigger=trigger, occurred_at=when)
 
 
 # -- the re-check just before sending ---------------------------------------------------------------

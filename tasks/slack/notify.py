@@ -226,8 +226,10 @@ def notify_event(
     account_id: str | None,
     jobber: Callable[[], JobberClient],
     occurred_at: str | None = None,
+    fetch: ItemFetcher | None = None,
 ) -> NotifyOutcome:
-    """One Jobber event (or REVIEW_FAILED) -> at most one outbox row. `jobber` is only called when needed."""
+    """One Jobber event (or REVIEW_FAILED) -> at most one outbox row. `jobber` is only called when needed;
+    `fetch` answers items another part of the same unit of work already fetched (tasks/events/)."""
     upper = topic.strip().upper()
     if upper == REVIEW_FAILED_TOPIC:
         return notify_review_failed(int(item_id), engine=engine, routes=routes)
@@ -235,7 +237,11 @@ def notify_event(
     if kind is not None and routes.channel_for(kind) is None:
         return NotifyOutcome(topic, item_id, kind, "skipped", f"no channel for {kind}")
     planned = plan_notification(
-        topic=upper, item_id=item_id, account_id=account_id, fetch=jobber_fetcher(jobber()), occurred_at=occurred_at
+        topic=upper,
+        item_id=item_id,
+        account_id=account_id,
+        fetch=fetch or jobber_fetcher(jobber()),
+        occurred_at=occurred_at,
     )
     return enqueue_notification(engine, planned, routes, topic=upper, item_id=item_id)
 

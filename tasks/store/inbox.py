@@ -46,6 +46,7 @@ class InboxRow:
     occurred_at: str
     body: str
     received_at: datetime
+    work_state: str = "pending"  # "none" when nothing acts on the topic (tasks/events/routing.py)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class InboxRow:
             "body": self.body,
             "received_at": self.received_at,
             "relay_attempts": 0,
+            "work_state": self.work_state,
         }
 
 
@@ -72,6 +74,7 @@ class InboxEntry:
     occurred_at: str
     received_at: datetime
     relay_attempts: int
+    work_state: str = "pending"
 
 
 def _dialect_insert(name: str) -> Any:
@@ -126,7 +129,7 @@ def store_rows(engine: Engine, rows: Sequence[InboxRow]) -> set[str]:
 
 # -- group commit ---------------------------------------------------------------------------------------
 
-_COLUMNS = ("dedupe_key", "account_id", "topic", "item_id", "occurred_at", "body", "received_at")
+_COLUMNS = ("dedupe_key", "account_id", "topic", "item_id", "occurred_at", "body", "received_at", "work_state")
 
 
 class _RawInserter:
@@ -174,6 +177,7 @@ class _RawInserter:
             "occurred_at": row.occurred_at,
             "body": row.body,
             "received_at": self._when(when),
+            "work_state": row.work_state,
         }
         if self.order is not None:
             return tuple(values[name] for name in self.order)
@@ -463,6 +467,7 @@ def fetch_unrelayed(conn: Connection, *, limit: int = 200) -> list[InboxEntry]:
             _TABLE.c.occurred_at,
             _TABLE.c.received_at,
             _TABLE.c.relay_attempts,
+            _TABLE.c.work_state,
         )
         .where(_TABLE.c.relayed_at.is_(None))
         .order_by(_TABLE.c.id)
@@ -478,6 +483,7 @@ def fetch_unrelayed(conn: Connection, *, limit: int = 200) -> list[InboxEntry]:
             occurred_at=r[5],
             received_at=as_utc(r[6]) or datetime.now(UTC),
             relay_attempts=int(r[7] or 0),
+            work_state=str(r[8]),
         )
         for r in rows
     ]

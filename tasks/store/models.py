@@ -234,6 +234,17 @@ class WebhookInbox(Base):
     relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     relay_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The work the event causes (tasks/events/queue.py): pending -> claimed -> done | failed; "none" for
+    # topics nothing acts on. A claim is fenced by its token and expires at work_claimed_until.
+    work_state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    work_claim: Mapped[str | None] = mapped_column(String(36))
+    work_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    work_not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    work_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_inbox_work", "work_state", "id"),)
 
 
 SYNCED_MODELS: dict[str, type[SyncedRecord]] = {

@@ -6,8 +6,10 @@ Webhooks carry only ids and may arrive late, twice or out of order, so the recor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -51,15 +53,29 @@ def refresh_record(
     target = resource_for_topic(topic)
     if target is None:
         return RefreshResult(topic, item_id, None, "ignored")
-    resource, document, root = target
+    _, document, root = target
     node = None
     if not topic.upper().endswith("_DESTROY"):
         node = client.execute(load_document(document), {"id": item_id}).get(root)
+    return apply_refresh(engine, topic=topic, item_id=item_id, node=node, account_key=account_key)
+
+
+def apply_refresh(
+    engine: Engine, *, topic: str, item_id: str, node: Mapping[str, Any] | None, account_key: str = "default"
+) -> RefreshResult:
+    """Store the refetched `node` (any document that selects the resource's sync fields), or delete the row
+    when there is none (Jobber has it no more) or the topic is *_DESTROY."""
+    target = resource_for_topic(topic)
+    if target is None:
+        return RefreshResult(topic, item_id, None, "ignored")
+    resource = target[0]
+    if topic.upper().endswith("_DESTROY"):
+        node = None
     with unit_of_work(engine) as session:
-        if not isinstance(node, dict):
+        if not isinstance(node, Mapping):
             deleted = delete_record(session, resource=resource, record_id=item_id)
             return RefreshResult(topic, item_id, resource, "deleted" if deleted else "unchanged")
-        record = MAPPERS[resource](node, fetched_at=datetime.now(UTC), account_key=account_key)
+        record = MAPPERS[resource](dict(node), fetched_at=datetime.now(UTC), account_key=account_key)
         counts = upsert_records(session, [record])
     action = "created" if counts.created.get(resource) else "updated" if counts.updated.get(resource) else "unchanged"
     issues = tuple(record.issues) + tuple(i for r in record.related for i in r.issues)

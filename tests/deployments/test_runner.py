@@ -18,12 +18,17 @@ def test_every_deployment_in_prefect_yaml_loads_with_its_schedule_and_triggers()
         assert deployment.enforce_parameter_schema, f"{name}: parameters must be validated"
 
 
-def test_sync_runs_every_fifteen_minutes_and_refresh_follows_webhook_events() -> None:
+def test_sync_runs_every_fifteen_minutes_and_no_deployment_runs_per_webhook() -> None:
     deployments = {d.name: d for d in build_runner_deployments()}
     interval = deployments["jobber-sync"].schedules[0].schedule.interval
     assert interval.total_seconds() == 900
-    trigger = deployments["jobber-refresh-record"].triggers[0]
-    assert "jobber.job.*" in str(trigger.match) and trigger.parameters["item_id"] == "{{ event.payload.itemId }}"
+    # Webhooks reach the event worker as background task runs (one per wake-up): no deployment starts a
+    # flow run (a new process) per Jobber event any more.
+    assert [name for name, d in deployments.items() if d.triggers] == []
+    events = deployments["jobber-events"]
+    assert events.schedules[0].schedule.interval.total_seconds() == 300, "the sweep for lost wake-ups"
+    assert events.parameters["settings"]["trigger"] == "job_closed", "the contractor's review settings live here"
+    assert events.concurrency_limit == 1
 
 
 def test_overrides_change_parameters_without_editing_prefect_yaml(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,154 @@
+"""The event path in Prefect: one background task run per wake-up, one scheduled sweep. Logic: tasks/events/.
+
+- `handle_jobber_events`: a background task (`prefect.task_worker`), run by `jobberflow worker`. The
+  gateway's relay submits it (`handle_jobber_events.delay()`) when webhooks that cause work arrive: one
+  task run per wake-up, never one per webhook. It takes no parameters: it claims every pending event in
+  the inbox, refreshes, plans review requests, queues Slack, sends what is due now, and names itself and
+  leaves a table (one row per event) after what it did. Background tasks start in a long-lived worker
+  (tenths of a second), where a deployment run starts a new process (seconds): the instant path is this.
+- `jobber_events`: the `jobber-events` deployment. Its parameters hold the contractor's review settings
+  (the task worker reads them from this deployment, so an edit in prefect.yaml or the Prefect UI applies
+  to both), and its schedule sweeps up what a lost wake-up left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
+
+from tasks.events.handler import Context, DrainResult, drain
+from tasks.reviews.settings import ReviewSettings
+
+log = logging.getLogger(__name__)
+
+DEPLOYMENT = "jobber-events/jobber-events"  # flow name / deployment name in prefect.yaml
+SETTINGS_TTL_S = 30.0
+
+_settings_cache: dict[str, tuple[float, ReviewSettings | None]] = {}
+
+
+def contractor_settings(*, now: float | None = None) -> ReviewSettings | None:
+    """The review settings of the `jobber-events` deployment as Prefect has them (re-read every 30 s), else
+    prefect.yaml's (with JOBBERFLOW_PARAMETER_OVERRIDES); None when neither has any."""
+    now = time.monotonic() if now is None else now
+    cached = _settings_cache.get("settings")
+    if cached is not None and now - cached[0] < SETTINGS_TTL_S:
+        return cached[1]
+    raw: Any = None
+    try:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            raw = (client.read_deployment_by_name(DEPLOYMENT).parameters or {}).get("settings")
+    except Exception as exc:  # noqa: BLE001 - not deployed yet, or Prefect busy: prefect.yaml says the same
+        log.debug("Reading the %s deployment failed (%s); using prefect.yaml", DEPLOYMENT, type(exc).__name__)
+    if raw is None:
+        from deployments.runner import deployment_parameters
+
+        raw = (deployment_parameters("jobber-events") or {}).get("settings")
+    settings = ReviewSettings.model_validate(raw) if raw is not None else None
+    _settings_cache["settings"] = (now, settings)
+    return settings
+
+
+def build_context(review: ReviewSettings | None) -> Context:
+    """The event handler's outside world, from the environment's settings (lazily: nothing at import)."""
+    from tasks.delivery.factory import get_email_channel, get_sms_channel
+    from tasks.jobber.factory import get_jobber_client
+    from tasks.reviews.pipeline import branding_for, sender_defaults
+    from tasks.reviews.rendering import Branding
+    from tasks.reviews.sending import Channels
+    from tasks.settings import get_settings
+    from tasks.slack.factory import build_slack_sender
+    from tasks.slack.routing import routes_from_settings
+    from tasks.store.db import get_engine
+
+    app = get_settings()
+    branding = (
+        branding_for(review, app)
+        if review is not None
+        else Branding(app.public_url, app.business_name, app.business_postal_address)
+    )
+    return Context(
+        engine=get_engine(app.resolved_database_url),
+        jobber=get_jobber_client(),
+        review=review,
+        branding=branding,
+        routes=routes_from_settings(app),
+        channels=Channels(sms=get_sms_channel(app), email=get_email_channel(app)),
+        sender_defaults=sender_defaults(app),
+        slack_sender=build_slack_sender(app),
+    )
+
+
+def _report(result: DrainResult, *, key: str) -> None:
+    rows = [o.row() for o in result.outcomes] or [{"status": "nothing pending"}]
+    sent_elsewhere = [d for d in result.decisions if d.request_id not in {o.request_id for o in result.outcomes}]
+    rows += [
+        {"event": "", "topic": "due request", "item": d.job, "refresh": "", "review request": d.status,
+         "slack": "", "status": d.reason or ""}  # fmt: skip
+        for d in sent_elsewhere
+    ]
+    description = (
+        f"{result.run_name()} ({result.batches} batch(es), {result.fetches} Jobber fetch(es)"
+        f"{', ' + result.stopped if result.stopped else ''})"
+    )
+    create_table_artifact(key=key, table=rows, description=description)
+
+
+def _rename_task_run(name: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import task_run
+
+    run_id = task_run.get_id()
+    if not run_id:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            client.set_task_run_name(run_id, name[:200])  # type: ignore[arg-type]
+    except Exception as exc:  # noqa: BLE001 - a cosmetic rename must not fail the work
+        log.info("Could not rename the task run: %s", type(exc).__name__)
+
+
+@task(name="jobber-events", task_run_name="jobber events", retries=0)
+def handle_jobber_events() -> dict[str, int]:
+    """Do the work of every pending Jobber event (the inbox says which); see tasks/events/handler.py."""
+    result = drain(build_context(contractor_settings()))
+    _rename_task_run(result.run_name())
+    if result.outcomes or result.decisions:
+        _report(result, key="jobber-events")
+    get_run_logger().info("%s", result.run_name())
+    return {"events": len(result.outcomes), "sent": sum(1 for d in result.decisions if d.status == "sent")}
+
+
+def serve_event_worker(*, limit: int = 2) -> None:
+    """`jobberflow worker`: migrate, then serve `handle_jobber_events` until stopped (several may run)."""
+    from prefect.task_worker import serve
+
+    from tasks.store.migrate import upgrade_database
+
+    upgrade_database()
+    serve(handle_jobber_events, limit=limit)
+
+
+@flow(name="jobber-events", flow_run_name="jobber events: sweep")
+def jobber_events(settings: ReviewSettings, stale_after_seconds: int = 60, budget_seconds: int = 240) -> int:
+    """The scheduled sweep: handle the events still pending after `stale_after_seconds` (a wake-up Prefect
+    dropped, no event worker running). Its `settings` are the review settings the event worker uses too."""
+    from flows.review_request import _rename_run
+    from tasks.store.migrate import upgrade_database
+
+    upgrade_database()
+    result = drain(
+        build_context(settings), older_than=timedelta(seconds=stale_after_seconds), budget_s=float(budget_seconds)
+    )
+    name = result.run_name().replace("jobber events:", "jobber events sweep:", 1)
+    _rename_run(name)
+    if result.outcomes or result.decisions:
+        _report(result, key="jobber-events-sweep")
+    return len(result.outcomes)

@@ -1,0 +1,109 @@
+"""One refetch per item per batch: the sync, the review request and the Slack notification read the same copy.
+
+Webhooks carry only ids, so the item is always refetched; `ItemCache` fetches each (kind, id) once with
+the document under tasks/jobber/documents/events/ that selects what all three need, and remembers the
+answer (or the error) for the rest of the batch. A batch holding JOB_CLOSED and JOB_UPDATE for one job
+costs one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tasks.jobber.client import JobberClient
+from tasks.jobber.documents import load_document
+
+# kind -> (document, root field of its answer)
+DOCUMENTS: dict[str, tuple[str, str]] = {
+    "job": ("events/job", "job"),
+    "visit": ("events/visit", "visit"),
+    "invoice": ("events/invoice", "invoice"),
+    "client": ("events/client", "client"),
+    "quote": ("events/quote", "quote"),
+    "payment": ("events/payment", "paymentRecord"),
+    "property": ("sync/property", "property"),
+    "user": ("sync/user", "user"),
+}
+
+# The root field names the Slack notifier asks for -> kind
+ROOT_KINDS = {root: kind for kind, (_, root) in DOCUMENTS.items()}
+
+TOPIC_KINDS = {
+    "CLIENT": "client",
+    "PROPERTY": "property",
+    "JOB": "job",
+    "VISIT": "visit",
+    "INVOICE": "invoice",
+    "QUOTE": "quote",
+    "USER": "user",
+    "PAYMENT": "payment",
+}
+
+Node = Mapping[str, Any]
+
+
+def kind_of(topic: str) -> str | None:
+    """The kind of item a topic is about ("JOB_CLOSED" -> "job"), or None."""
+    return TOPIC_KINDS.get(topic.strip().upper().split("_", 1)[0])
+
+
+def review_view(kind: str, node: Node | None) -> Node | None:
+    """The review pipeline's shape of a node: an invoice's `jobs` are its `reviewJobs`."""
+    if node is None or kind != "invoice" or "reviewJobs" not in node:
+        return node
+    return {**node, "jobs": node["reviewJobs"]}
+
+
+class ItemCache:
+    """Fetches each (kind, id) at most once; `get` answers the node, None when Jobber has it no more, or
+    raises the error the fetch raised (so each event that needs the item records the same failure)."""
+
+    def __init__(self, client: JobberClient, *, concurrency: int = 4) -> None:
+        self.client = client
+        self.concurrency = concurrency
+        self._nodes: dict[tuple[str, str], Node | None | BaseException] = {}
+        self.fetches = 0
+
+    def _fetch(self, kind: str, item_id: str) -> Node | None | BaseException:
+        document, root = DOCUMENTS[kind]
+        self.fetches += 1
+        try:
+            node = self.client.execute(load_document(document), {"id": item_id}).get(root)
+        except Exception as exc:  # noqa: BLE001 - remembered and raised to every event that needs it
+            return exc
+        return node if isinstance(node, Mapping) else None
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Fetch the keys not fetched yet, a few at a time (the client's pacer keeps Jobber's budget)."""
+        missing = list(dict.fromkeys(k for k in keys if k not in self._nodes and k[0] in DOCUMENTS))
+        if not missing:
+            return
+        if len(missing) == 1 or self.concurrency <= 1:
+            for kind, item_id in missing:
+                self._nodes[(kind, item_id)] = self._fetch(kind, item_id)
+            return
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(missing))) as pool:
+            for key, value in zip(missing, pool.map(lambda k: self._fetch(*k), missing), strict=True):
+                self._nodes[key] = value
+
+    def get(self, kind: str, item_id: str) -> Node | None:
+        key = (kind, item_id)
+        if key not in self._nodes:
+            self._nodes[key] = self._fetch(kind, item_id)
+        value = self._nodes[key]
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    # -- the shapes the three consumers ask in -------------------------------------------------------
+    def for_review(self, kind: str, item_id: str) -> Node | None:
+        return review_view(kind, self.get(kind, item_id))
+
+    def for_slack(self, _document: str, root: str, item_id: str) -> Node | None:
+        """tasks.slack.notify's ItemFetcher signature: (document, root, id)."""
+        return self.get(ROOT_KINDS[root], item_id)
+
+
+__all__ = ["DOCUMENTS", "ItemCache", "kind_of", "review_view"]

@@ -1,0 +1,234 @@
+"""The inbox as a work queue: claim pending events, finish them, retry them later, set poison aside.
+
+A row's work_state goes `pending -> claimed -> done`, or back to `pending` with a later `work_not_before`
+when the work failed for a reason that may pass (Jobber down, throttled), or to `failed` after
+`MAX_ATTEMPTS` (a poison row: reported, never retried forever, never blocking the others). Topics that
+cause no work are stored as `none` and never claimed.
+
+A claim is one conditional UPDATE (`... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) AND <still
+claimable>`), so two workers never take the same row: on PostgreSQL the second skips the rows the first
+locked; on SQLite the statement runs under the database's write lock. Every later write is fenced by the
+claim's token, so a worker that stalled past its lease cannot overwrite the work of the one that took the
+rows over. An expired claim is claimable again (a worker died mid-batch).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, update
+
+from tasks.store.accounts import as_utc
+from tasks.store.models import WebhookInbox
+
+_TABLE: Table = WebhookInbox.__table__  # type: ignore[assignment]
+
+PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
+DEFAULT_LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 36  # with the backoff below, about 7 hours of retrying: a 6-hour Jobber outage loses nothing
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One claimed inbox row: a Jobber webhook whose work this worker now owns."""
+
+    id: int
+    account_id: str
+    topic: str
+    item_id: str
+    occurred_at: str
+    received_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    token: str
+    events: tuple[Event, ...]
+    until: datetime
+
+    def __bool__(self) -> bool:
+        return bool(self.events)
+
+
+def _claimable(now: datetime, received_before: datetime | None) -> ColumnElement[bool]:
+    ready = or_(
+        and_(
+            _TABLE.c.work_state == PENDING,
+            or_(_TABLE.c.work_not_before.is_(None), _TABLE.c.work_not_before <= now),
+        ),
+        and_(_TABLE.c.work_state == CLAIMED, _TABLE.c.work_claimed_until < now),
+    )
+    if received_before is not None:
+        return and_(ready, _TABLE.c.received_at <= received_before)
+    return ready
+
+
+def claim(
+    engine: Engine,
+    *,
+    limit: int = 200,
+    lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+    older_than: timedelta | None = None,
+) -> Claim:
+    """Claim up to `limit` claimable rows, oldest first. `older_than` leaves the newest rows to the instant
+    path (the scheduled drain uses it, so it only takes what a lost wake-up left behind)."""
+    now = now or datetime.now(UTC)
+    token = str(uuid.uuid4())
+    until = now + lease
+    condition = _claimable(now, now - older_than if older_than is not None else None)
+    candidates = (
+        select(_TABLE.c.id).where(condition).order_by(_TABLE.c.id).limit(limit).with_for_update(skip_locked=True)
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(candidates.scalar_subquery()), condition)
+            .values(
+                work_state=CLAIMED,
+                work_claim=token,
+                work_claimed_until=until,
+                work_attempts=_TABLE.c.work_attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = conn.execute(
+            select(
+                _TABLE.c.id,
+                _TABLE.c.account_id,
+                _TABLE.c.topic,
+                _TABLE.c.item_id,
+                _TABLE.c.occurred_at,
+                _TABLE.c.received_at,
+                _TABLE.c.work_attempts,
+            )
+            .where(_TABLE.c.work_claim == token, _TABLE.c.work_state == CLAIMED)
+            .order_by(_TABLE.c.id)
+        ).all()
+    events = tuple(
+        Event(
+            id=int(r[0]),
+            account_id=r[1],
+            topic=r[2],
+            item_id=r[3],
+            occurred_at=r[4],
+            received_at=as_utc(r[5]) or now,
+            attempts=int(r[6] or 0),
+        )
+        for r in rows
+    )
+    return Claim(token=token, events=events, until=until)
+
+
+def _fenced(token: str, ids: Iterable[int]) -> ColumnElement[bool]:
+    return and_(_TABLE.c.id.in_(list(ids)), _TABLE.c.work_claim == token, _TABLE.c.work_state == CLAIMED)
+
+
+def finish(engine: Engine, token: str, outcomes: Mapping[int, str], *, now: datetime | None = None) -> int:
+    """Mark claimed rows done with their one-line outcome; the number still held by `token` (and so done)."""
+    if not outcomes:
+        return 0
+    now = now or datetime.now(UTC)
+    done = 0
+    with engine.begin() as conn:
+        for event_id, outcome in outcomes.items():
+            result = conn.execute(
+                update(_TABLE)
+                .where(_fenced(token, [event_id]))
+                .values(work_state=DONE, work_claim=None, processed_at=now, outcome=outcome[:2000], last_error=None)
+            )
+            done += int(result.rowcount or 0)
+    return done
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s ... capped at 15 minutes."""
+    return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, min(attempts - 1, 20))))
+
+
+def retry_later(
+    engine: Engine,
+    token: str,
+    errors: Mapping[int, str],
+    *,
+    now: datetime | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> tuple[list[int], list[int]]:
+    """Give rows back for a later attempt (backoff by attempts), or set them aside as `failed` once they have
+    had `max_attempts`. Returns (retried ids, failed ids); rows no longer held by `token` are left alone."""
+    now = now or datetime.now(UTC)
+    retried: list[int] = []
+    failed: list[int] = []
+    with engine.begin() as conn:
+        found = conn.execute(select(_TABLE.c.id, _TABLE.c.work_attempts).where(_fenced(token, errors))).all()
+        attempts = {int(row[0]): int(row[1] or 0) for row in found}
+        for event_id, error in errors.items():
+            if event_id not in attempts:
+                continue
+            tries = int(attempts[event_id] or 0)
+            if tries >= max_attempts:
+                values: dict[str, object] = {
+                    "work_state": FAILED,
+                    "processed_at": now,
+                    "outcome": f"failed after {tries} attempts: {error}"[:2000],
+                }
+                failed.append(event_id)
+            else:
+                values = {"work_state": PENDING, "work_not_before": now + backoff(tries)}
+                retried.append(event_id)
+            values.update(work_claim=None, last_error=error[:2000])
+            conn.execute(update(_TABLE).where(_fenced(token, [event_id])).values(**values))
+    return retried, failed
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWork:
+    """Rows whose work is not done yet (pending or claimed), and how old the oldest is."""
+
+    count: int
+    oldest_received_at: datetime | None
+    failed: int = 0
+
+    def age_seconds(self, now: datetime | None = None) -> float:
+        if self.oldest_received_at is None:
+            return 0.0
+        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_received_at).total_seconds())
+
+
+def pending_work(engine: Engine) -> PendingWork:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(func.count(), func.min(_TABLE.c.received_at)).where(_TABLE.c.work_state.in_((PENDING, CLAIMED)))
+        ).one()
+        failed = conn.execute(select(func.count()).where(_TABLE.c.work_state == FAILED)).scalar_one()
+    return PendingWork(count=int(row[0] or 0), oldest_received_at=as_utc(row[1]), failed=int(failed or 0))
+
+
+def claimable_count(engine: Engine, *, now: datetime | None = None, cap: int = 10_000) -> int:
+    """How many rows a worker could claim right now (counted up to `cap`: an indexed probe, not a scan)."""
+    now = now or datetime.now(UTC)
+    probe = select(_TABLE.c.id).where(_claimable(now, None)).limit(cap).subquery()
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(probe)).scalar_one())
+
+
+__all__ = [
+    "CLAIMED",
+    "DONE",
+    "FAILED",
+    "PENDING",
+    "Claim",
+    "Event",
+    "PendingWork",
+    "backoff",
+    "claim",
+    "finish",
+    "claimable_count",
+    "pending_work",
+    "retry_later",
+]
