@@ -1,5 +1,8 @@
 """Builds the slack-sdk WebClient from settings. Lazy: nothing happens at import time.
 
+`build_slack_sender` is what posts notifications: the real SDK when SLACK_BOT_TOKEN is set, otherwise the
+local stand-in (`tasks.slack.local`), which writes each message to `<JOBBERFLOW_HOME>/outbox/slack/`.
+
 `SLACK_BASE_URL` (or `base_url=`) points the real SDK at another endpoint: tests run a local HTTP server
 that answers like Slack. The client retries a connection error once and an HTTP 429 after sleeping its
 Retry-After, when that wait is short; a longer wait surfaces as a TransientDeliveryError so the dispatcher
@@ -22,7 +25,8 @@ from slack_sdk.http_retry.state import RetryState
 
 from tasks.retry_after import parse_retry_after
 from tasks.settings import Settings, get_settings
-from tasks.slack.sender import WebClientSender
+from tasks.slack.local import LocalSlackSender, local_slack_root, slack_token
+from tasks.slack.sender import SlackSender, WebClientSender
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +116,13 @@ def build_slack_sender(
     base_url: str | None = None,
     max_rate_limit_wait_s: float = 30.0,
     sleep: Callable[[float], None] = time.sleep,
-) -> WebClientSender:
-    """The real sender (`tasks.slack.sender.SlackSender`) over `build_web_client`."""
+) -> SlackSender:
+    """The sender notifications are posted with (`tasks.slack.sender.SlackSender`): the real one over
+    `build_web_client` when SLACK_BOT_TOKEN is set, else the local stand-in writing to
+    `<JOBBERFLOW_HOME>/outbox/slack/` (as SMS go to the local outbox without Twilio)."""
+    settings = settings or get_settings()
+    if slack_token(settings) is None:
+        return LocalSlackSender(root=local_slack_root(settings))
     return WebClientSender(
         build_web_client(settings, base_url=base_url, max_rate_limit_wait_s=max_rate_limit_wait_s, sleep=sleep)
     )

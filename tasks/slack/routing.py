@@ -3,6 +3,10 @@
 SLACK_CHANNELS is a JSON object from kind to channel (a name such as "#ops" or an id such as "C0123");
 SLACK_DEFAULT_CHANNEL is used for every kind it does not name. A kind mapped to null or "" is switched off
 even when there is a default. A kind with no channel is skipped, and the skip is recorded.
+
+Without SLACK_BOT_TOKEN, notifications go to the local stand-in (tasks/slack/local.py); then, when neither
+SLACK_CHANNELS nor SLACK_DEFAULT_CHANNEL is set, every kind goes to `LOCAL_DEFAULT_CHANNEL` ("#jobber"), so
+the demo shows them instead of skipping them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 from tasks.errors import ConfigurationError
 from tasks.settings import Settings
 from tasks.slack.kinds import NotificationKind
+from tasks.slack.local import LOCAL_DEFAULT_CHANNEL, slack_token
 
 _KINDS = {kind.value for kind in NotificationKind}
 
@@ -62,5 +67,13 @@ def parse_channel_routes(channels_json: str | None, default: str | None = None) 
     return ChannelRoutes(default=default, by_kind=by_kind)
 
 
+def _unset(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
 def routes_from_settings(settings: Settings) -> ChannelRoutes:
+    """SLACK_CHANNELS and SLACK_DEFAULT_CHANNEL; without a token and without either, every kind goes to the
+    local stand-in's `#jobber`."""
+    if slack_token(settings) is None and _unset(settings.slack_channels) and _unset(settings.slack_default_channel):
+        return ChannelRoutes(default=LOCAL_DEFAULT_CHANNEL)
     return parse_channel_routes(settings.slack_channels, settings.slack_default_channel)
