@@ -102,12 +102,18 @@ def _report(result: DrainResult, *, key: str) -> None:
 
 
 def _rename_task_run(name: str) -> None:
+    """Name the running task run after what it did. Task runs are recorded from their state events, so the
+    name is changed where the engine reads it for the final event too, not only through the API."""
     from prefect.client.orchestration import get_client
+    from prefect.context import TaskRunContext
     from prefect.runtime import task_run
 
     run_id = task_run.get_id()
     if not run_id:
         return
+    context = TaskRunContext.get()
+    if context is not None:
+        context.task_run.name = name[:200]
     try:
         with get_client(sync_client=True) as client:
             client.set_task_run_name(run_id, name[:200])  # type: ignore[arg-type]

@@ -223,6 +223,15 @@ def _handled(cl: Checklist, topic: str, item_id: str, resource: str, name: str) 
     return str(row["outcome"])
 
 
+def _event_task_runs(*, since: datetime) -> int:
+    """Task runs of the event worker's task created since `since` (what the Prefect UI lists)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(limit=200)
+    return sum(1 for r in runs if r.task_key.startswith("handle_jobber_events") and r.created and r.created >= since)
+
+
 def _slash(cl: Checklist, text: str) -> dict[str, Any]:
     """`/jobber <text>` typed in Slack: Slack signs the form with the app's signing secret (v0) and posts it."""
     body = urlencode(
@@ -296,8 +305,13 @@ def test_a_closed_job_and_its_paid_invoice_reach_the_database_and_slack(checklis
     job = next(j for j in store.jobs if j.job_status != "archived" and j.client is not None and j.total > 0)
 
     # 2a. close the job
+    before = datetime.now(UTC)
+    webhooks = len(store.events)
     store.close_job(job_id=job.id)
     outcome = _handled(cl, "JOB_CLOSED", job.id, "job", "jobber.job.closed")
+    webhooks = len(store.events) - webhooks
+    runs = _event_task_runs(since=before)
+    assert webhooks >= 2 and 1 <= runs < webhooks, f"{webhooks} webhooks started {runs} runs: not one per webhook"
     assert outcome.startswith("refresh: created"), f"the closed job was not copied into the database: {outcome}"
     row = _row(cl, "jobs", job.id)
     assert row is not None and row["job_status"] == "archived", "the closed job is not archived in the database"
