@@ -90,8 +90,15 @@ def _report(result: DrainResult, *, key: str) -> None:
     rows = [o.row() for o in result.outcomes] or [{"status": "nothing pending"}]
     sent_elsewhere = [d for d in result.decisions if d.request_id not in {o.request_id for o in result.outcomes}]
     rows += [
-        {"event": "", "topic": "due request", "item": d.job, "refresh": "", "review request": d.status,
-         "slack": "", "status": d.reason or ""}  # fmt: skip
+        {
+            "event": "",
+            "topic": "due request",
+            "item": d.job,
+            "refresh": "",
+            "review request": d.status,
+            "slack": "",
+            "status": d.reason or "",
+        }
         for d in sent_elsewhere
     ]
     description = (
