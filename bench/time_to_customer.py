@@ -622,6 +622,8 @@ class Bench:
                 "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
                 "TWILIO_FROM_NUMBER": TWILIO_FROM,
                 "TWILIO_BASE_URL": self.twilio.url,
+                # the relay keeps one wake-up in flight per event worker
+                "RELAY_MAX_WAKEUPS": str(self.args.workers),
             }
         )
         if a.topology == "postgres":
@@ -1100,7 +1102,7 @@ def print_summary(result: dict[str, Any], path: Path) -> None:
         )
         print(
             f"{tag} ledger: {led['closed']} closed = {led['one_message']} one message + {led['reason_recorded']} "
-            f"reason + {led['duplicates']} duplicates; {led['lost']} lost -> "
+            f"reason + {led['duplicates']} duplicates; {led['lost']} lost or unfinished -> "
             f"{'balanced' if led['balanced'] else 'NOT BALANCED'}"
         )
         runs = p["prefect"]
@@ -1130,8 +1132,8 @@ def print_summary(result: dict[str, Any], path: Path) -> None:
     verdict = "OK" if led["balanced"] else "VOID (ledger does not balance)"
     print(
         f"ledger over all phases [{verdict}]: {led['closed']} closed = {led['one_message']} one message + "
-        f"{led['reason_recorded']} reason recorded + {led['duplicates']} duplicates, {led['lost']} lost "
-        f"{led['lost_by_status'] or ''}; reasons {led['reasons']}"
+        f"{led['reason_recorded']} reason recorded + {led['duplicates']} duplicates, {led['lost']} lost or unfinished "
+        f"when the run ended (by review_requests status: {led['lost_by_status'] or '-'}); reasons {led['reasons']}"
     )
     print(
         f"Twilio: {tw['accepted']} accepted, {len(tw['unmatched_messages'])} unmatched, "
