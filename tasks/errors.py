@@ -16,10 +16,14 @@ JobberflowError
     ├── JobberTransportError    network failure, timeout or HTTP 5xx (transient)
     ├── JobberRateLimited       THROTTLED or HTTP 429 still after the retries (transient)
     ├── JobberAuthError         the access token was refused
-    │   └── ReconnectRequired   refresh failed or the app was disconnected: a person must reconnect
+    │   ├── ReconnectRequired   the refresh token is dead or the app was disconnected: a person must reconnect
+    │   └── JobberOAuthConfigurationError  the token endpoint refused the app itself (invalid_client, a
+    │                           bare 400): a configuration problem; the stored tokens are kept
+    │                           (also a ConfigurationError)
     ├── JobberResponseError     the response is not what Jobber's contract promises (not JSON, no data)
     ├── JobberGraphQLError      `errors` in a HTTP 200 answer
-    │   └── JobberPermissionError  fields hidden because the app lacks a scope
+    │   ├── JobberPermissionError  fields hidden because the app lacks a scope
+    │   └── JobberQueryTooExpensive  a query's requested cost exceeds the bucket's maximum: it can never run
     ├── JobberUserError         a mutation answered `userErrors`
     ├── JobberNotFound          a by-id lookup answered null (missing, deleted or another account's)
     └── NotAvailableInJobberAPI the action exists in Make.com's Jobber app but not in Jobber's API
@@ -133,6 +137,16 @@ class ReconnectRequired(JobberAuthError):
         self.account_id = account_id
 
 
+class JobberOAuthConfigurationError(ConfigurationError, JobberAuthError):
+    """Jobber's token endpoint refused the app itself, not the connection: `invalid_client` (wrong client
+    id or secret), or a 4xx without `invalid_grant`. Retrying or reconnecting cannot help until the
+    configuration is fixed; the stored refresh token is still valid and is kept."""
+
+    def __init__(self, message: str, *, variable: str | None = None, oauth_error: str | None = None) -> None:
+        super().__init__(message, variable=variable)
+        self.oauth_error = oauth_error
+
+
 class JobberResponseError(JobberError):
     """Jobber's answer did not have the shape its contract promises."""
 
@@ -151,6 +165,25 @@ class JobberGraphQLError(JobberError):
 
 class JobberPermissionError(JobberGraphQLError):
     """Jobber hid fields because the app lacks a scope; add the scope in Jobber's developer center."""
+
+
+class JobberQueryTooExpensive(JobberGraphQLError):
+    """Jobber answered THROTTLED to a query whose requested cost exceeds the bucket's `maximumAvailable`:
+    it can never fit, however long one waits. Ask for fewer nodes per page (`first`) or fewer fields."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        document: str,
+        requested: float,
+        maximum: float,
+        errors: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        super().__init__(message, errors=errors)
+        self.document = document
+        self.requested = requested
+        self.maximum = maximum
 
 
 class JobberUserError(JobberError):

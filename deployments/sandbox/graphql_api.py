@@ -1073,15 +1073,10 @@ def _execute(store: SandboxStore, claims: dict[str, Any], payload: dict[str, Any
         return _error_body(store, msg)
     requested = requested_cost(schema, document, operation, variables)
     if requested > store.bucket.maximum:
+        # Jobber documents one answer for a query over budget, also when it can never fit: THROTTLED. Only
+        # extensions.cost (requestedQueryCost > maximumAvailable) tells the two apart.
         store.bump("max_cost_exceeded")
-        return _error_body(
-            store,
-            f"Query cost of {requested} exceeds the maximum allowed cost of {int(store.bucket.maximum)}. "
-            "Reduce page sizes (first) or select fewer fields.",
-            requested,
-            "MAX_COST_EXCEEDED",
-            {"documentation": THROTTLE_DOCS},
-        )
+        return _error_body(store, "Throttled", requested, "THROTTLED", {"documentation": THROTTLE_DOCS})
     if requested > store.bucket.available():
         store.bump("throttled")
         return _error_body(store, "Throttled", requested, "THROTTLED", {"documentation": THROTTLE_DOCS})

@@ -3,8 +3,10 @@
 Jobber rotates refresh tokens: every refresh returns a new refresh token and the old one dies at once.
 So `DatabaseTokenProvider` refreshes under a lock (a thread lock in the process, a row/database lock
 across processes), re-reads the stored tokens after taking the lock (another process may already have
-refreshed), and commits the new pair before anyone uses the new access token. A rejected refresh puts
-the account in `reconnect_needed` with a message a person can act on.
+refreshed), and commits the new pair before anyone uses the new access token. A refresh answered
+`invalid_grant` (the token is dead) puts the account in `reconnect_needed` with a message a person can act
+on; any other refusal (`invalid_client`, a bare 400) is a configuration problem
+(`JobberOAuthConfigurationError`) and keeps the stored tokens.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ import httpx
 import jwt
 from sqlalchemy import Engine
 
-from tasks.errors import JobberAuthError, JobberResponseError, JobberTransportError, ReconnectRequired
+from tasks.errors import (
+    JobberAuthError,
+    JobberOAuthConfigurationError,
+    JobberResponseError,
+    JobberTransportError,
+    ReconnectRequired,
+)
 from tasks.store import accounts
 from tasks.store.db import unit_of_work
 
@@ -117,19 +125,40 @@ class OAuthClient:
         if response.status_code >= 400 or "access_token" not in body:
             error = str(body.get("error") or "")
             description = str(body.get("error_description") or body.get("message") or "")
-            if error == "invalid_client":
-                raise ReconnectRequired(
-                    "Jobber rejected the app's client id/secret (JOBBER_CLIENT_ID / JOBBER_CLIENT_SECRET)."
-                )
-            if error == "invalid_grant" or is_reconnect_message(description) or response.status_code in (400, 401):
+            # Only `invalid_grant` (or Jobber's own wording for a dead connection) means the grant is dead.
+            if error == "invalid_grant" or is_reconnect_message(description):
                 raise ReconnectRequired(
                     "Jobber no longer accepts this connection's refresh token"
                     f"{': ' + description if description else ''}. Connect the app to Jobber again."
                 )
+            if response.status_code >= 400:
+                raise _configuration_error(response.status_code, error, description)
             raise JobberResponseError(f"Jobber's token endpoint answered HTTP {response.status_code} without tokens")
         access = str(body["access_token"])
         refresh = body.get("refresh_token")
         return TokenSet(access, str(refresh) if refresh else None, token_expiry(access, body))
+
+
+def _configuration_error(status: int, error: str, description: str) -> JobberOAuthConfigurationError:
+    """A refusal of the app itself (invalid_client, any other 4xx): the grant is not dead, keep it."""
+    what = error or "no error code"
+    detail = f": {description}" if description else ""
+    if error == "invalid_client":
+        hint = (
+            "Jobber does not recognise the app's credentials: check JOBBER_CLIENT_ID and JOBBER_CLIENT_SECRET "
+            "(or JOBBER_API_SECRET) against the app in Jobber's Developer Center"
+        )
+    else:
+        hint = (
+            "check JOBBER_CLIENT_ID, JOBBER_CLIENT_SECRET and JOBBER_BASE_URL (the token endpoint must be "
+            "Jobber's, or the sandbox's)"
+        )
+    return JobberOAuthConfigurationError(
+        f"Jobber's token endpoint refused the app (HTTP {status}, {what}{detail}). {hint}. This is a "
+        "configuration problem, not a dead connection: stored tokens are kept and work again once it is fixed.",
+        variable="JOBBER_CLIENT_SECRET" if error == "invalid_client" else None,
+        oauth_error=error or None,
+    )
 
 
 class TokenProvider(Protocol):

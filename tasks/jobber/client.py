@@ -6,6 +6,11 @@ What it does for every call:
 - on THROTTLED or HTTP 429 (Retry-After honoured) waits and retries with capped, jittered backoff; reads
   are also retried on timeouts, connection errors and 5xx. A mutation is retried only when Jobber cannot
   have run it (THROTTLED, 429, a connection that never opened): never blindly;
+- a THROTTLED answer whose `requestedQueryCost` exceeds the bucket's `maximumAvailable` can never fit:
+  it fails at once (`JobberQueryTooExpensive`, naming the document and its cost) instead of retrying;
+- inside `time_budget(seconds)` (this thread only) no call waits, retries or reads past the budget: a
+  wait that would (a long Retry-After, pacing, backoff) raises at once, so a caller holding a lease (the
+  review dispatcher's claim) is never stalled past it;
 - turns `errors` (HTTP 200), missing scopes, disconnects and malformed answers into `tasks.errors`;
 - logs `extensions.versioning.warning` once per message.
 
@@ -23,6 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -34,6 +40,7 @@ from tasks.errors import (
     JobberAuthError,
     JobberGraphQLError,
     JobberPermissionError,
+    JobberQueryTooExpensive,
     JobberRateLimited,
     JobberResponseError,
     JobberTransportError,
@@ -125,6 +132,8 @@ class JobberClient:
         self._warned: set[str] = set()
         self.stats = ClientStats()
         self.last_cost: QueryCost | None = None
+        self._timeout = timeout
+        self._budget = threading.local()
         # Called after every operation (e.g. tasks.jobber.usage.UsageRecorder); must be cheap and never raise.
         self.on_response: Callable[[JobberClient], None] | None = None
 
@@ -138,6 +147,34 @@ class JobberClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @contextmanager
+    def time_budget(self, seconds: float) -> Iterator[None]:
+        """Within this block, in this thread, no call waits, retries or reads for more than `seconds` in all.
+
+        A wait that would pass the budget (a long Retry-After, pacing against the cost bucket, backoff)
+        raises the error the retries would have ended with (`JobberRateLimited` with `retry_after`, or
+        `JobberTransportError`) at once; an HTTP read gets at most the time left. Nested budgets keep the
+        tighter one.
+        """
+        previous = getattr(self._budget, "value", None)
+        budget = _Budget(time.monotonic(), max(0.0, seconds))
+        if previous is not None and previous.remaining() < budget.remaining():
+            budget = previous
+        self._budget.value = budget
+        try:
+            yield
+        finally:
+            self._budget.value = previous
+
+    def _remaining(self) -> float | None:
+        budget: _Budget | None = getattr(self._budget, "value", None)
+        return None if budget is None else budget.remaining()
+
+    def _waited(self, seconds: float) -> None:
+        budget: _Budget | None = getattr(self._budget, "value", None)
+        if budget is not None:
+            budget.slept += seconds
 
     # -- public API --------------------------------------------------------------------------------
     def execute(
@@ -243,14 +280,39 @@ class JobberClient:
         kind = "mutation" if is_mutation else "query"
         attempt = 0
         expected = self._estimate(document, payload["variables"])
+        maximum = self.pacer.known_maximum()
+        known = self._expected_cost.get(document)
+        if known is not None and maximum is not None and known[0] > maximum:
+            if known[1] == _number(payload["variables"].get("first")):
+                # Jobber already costed exactly this request above the bucket's size: do not even ask.
+                raise self._too_expensive(payload, document, known[0], maximum, [])
         while True:
             reserved = expected
+            remaining = self._remaining()
+            if remaining is not None and expected:
+                pacing = self.pacer.wait_seconds(expected)
+                if pacing > remaining:
+                    raise JobberRateLimited(
+                        f"Jobber's query-cost bucket needs {pacing:.1f}s to refill, more than the {remaining:.1f}s "
+                        "this call may wait.",
+                        retry_after=pacing,
+                    )
             waited = self.pacer.reserve(expected) if expected else 0.0
             if waited:
                 self.stats.add(paced_wait_s=waited)
+                self._waited(waited)
             self.stats.add(requests=1)
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                self.pacer.refund(reserved, 0)
+                raise JobberTransportError("The time allowed for this Jobber call ran out before the request.")
             try:
-                response = self._http.post(self.graphql_url, content=content, headers=self._headers(token))
+                response = self._http.post(
+                    self.graphql_url,
+                    content=content,
+                    headers=self._headers(token),
+                    timeout=min(self._timeout, remaining) if remaining is not None else httpx.USE_CLIENT_DEFAULT,
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The request never reached Jobber: safe to retry a mutation too.
                 self.pacer.refund(reserved, 0)
@@ -334,6 +396,8 @@ class JobberClient:
                 codes = {str((e.get("extensions") or {}).get("code", "")) for e in errors}
                 if "THROTTLED" in codes:
                     self.stats.add(throttled=1)
+                    if cost is not None and cost.requested > cost.maximum_available:
+                        raise self._too_expensive(payload, document, cost.requested, cost.maximum_available, errors)
                     requested = cost.requested if cost else expected
                     delay = self.pacer.throttled_wait(requested, cost)
                     attempt = self._retry_or_raise(
@@ -347,6 +411,21 @@ class JobberClient:
                     continue
                 self._raise_graphql(errors)
             return body
+
+    @staticmethod
+    def _too_expensive(
+        payload: Mapping[str, Any], document: str, requested: float, maximum: float, errors: list[dict[str, Any]]
+    ) -> JobberQueryTooExpensive:
+        name = _document_name(payload, document)
+        return JobberQueryTooExpensive(
+            f"Jobber will never run {name}: its requested cost ({requested:g} points) exceeds the query-cost "
+            f"bucket's maximum (maximumAvailable {maximum:g}), so waiting cannot help. Ask for fewer nodes per "
+            "page (first) or select fewer fields.",
+            document=name,
+            requested=requested,
+            maximum=maximum,
+            errors=errors,
+        )
 
     def _estimate(self, document: str, variables: Mapping[str, Any]) -> float:
         """The cost this request will ask for: the document's last requested cost scaled by `first`, or
@@ -369,9 +448,15 @@ class JobberClient:
         if attempt >= self.max_retries:
             raise error from cause
         wait = self._backoff(attempt) if delay is None else delay
+        remaining = self._remaining()
+        if remaining is not None and wait > remaining:
+            # Waiting would outlast the caller's time budget: give up now, the caller retries later.
+            log.info("Jobber call not retried: %.2fs is more than the %.2fs left (%s)", wait, remaining, error)
+            raise error from cause
         self.stats.add(retries=1)
         log.info("Jobber call will be retried in %.2fs (%s)", wait, error)
         self._sleep(wait)
+        self._waited(wait)
         return attempt + 1
 
     def _raise_graphql(self, errors: list[dict[str, Any]]) -> None:
@@ -397,6 +482,28 @@ class JobberClient:
         if warning and str(warning) not in self._warned:
             self._warned.add(str(warning))
             log.warning("Jobber API version %s: %s", self.api_version, warning)
+
+
+class _Budget:
+    """A time budget: started at `start` (monotonic), `seconds` long. Time slept through the client's
+    `sleep` counts even when that sleep does not pass real time (tests)."""
+
+    def __init__(self, start: float, seconds: float) -> None:
+        self.start = start
+        self.seconds = seconds
+        self.slept = 0.0
+
+    def remaining(self) -> float:
+        return self.seconds - max(time.monotonic() - self.start, self.slept)
+
+
+def _document_name(payload: Mapping[str, Any], document: str) -> str:
+    """How an error names a document: its operation name, else its first characters."""
+    name = payload.get("operationName")
+    if name:
+        return f"the operation {name!r}"
+    text = " ".join(document.split())
+    return f"the document {text[:80] + ('...' if len(text) > 80 else '')!r}"
 
 
 def _number(value: Any) -> float | None:

@@ -86,6 +86,11 @@ class CostPacer:
             return None
         return min(self._maximum, self._available + (now - self._at) * self._rate)
 
+    def known_maximum(self) -> float | None:
+        """The bucket's `maximumAvailable` as Jobber last reported it; None before the first reading."""
+        with self._lock:
+            return None if self._available is None else self._maximum
+
     def predicted_available(self) -> float | None:
         with self._lock:
             return self._predicted(self._clock())

@@ -7,11 +7,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from sqlalchemy import Engine
 
-from tasks.errors import ReconnectRequired
+from tasks.errors import ConfigurationError, JobberOAuthConfigurationError, ReconnectRequired
 from tasks.jobber.auth import DatabaseTokenProvider, OAuthClient, token_expiry
 from tasks.jobber.client import JobberClient
 from tasks.store import accounts
@@ -153,4 +154,56 @@ def test_unauthorized_answer_refreshes_and_the_call_succeeds(db_url: str, fresh_
     assert client.stats.unauthorized == 1
     assert fresh_sandbox.store.stats.token_refreshes == 1
     client.close()
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [
+        (401, {"error": "invalid_client"}),
+        (400, {}),
+        (400, {"error": "invalid_request", "error_description": "client_secret is required"}),
+    ],
+)
+def test_a_refused_app_keeps_the_still_valid_refresh_token(
+    db_url: str, fresh_sandbox: Any, status: int, answer: dict[str, str]
+) -> None:
+    """Only invalid_grant means the refresh token is dead: invalid_client or a bare 400 is a configuration
+    problem, named as one, and the connection keeps working once the configuration is fixed."""
+    engine = build_engine(db_url)
+    refresh_token = fresh_sandbox.issue_tokens()["refresh_token"]
+    _store_expired(engine, refresh_token)
+    refused = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(status, json=answer)))
+    broken = DatabaseTokenProvider(
+        engine=engine,
+        oauth=OAuthClient(
+            token_url=fresh_sandbox.url + "/api/oauth/token", client_id="x", client_secret="y", http=refused
+        ),
+        account_key="acct",
+    )
+    with pytest.raises(JobberOAuthConfigurationError, match="JOBBER_CLIENT_SECRET") as info:
+        broken.access_token()
+    assert isinstance(info.value, ConfigurationError) and "not a dead connection" in str(info.value)
+    with unit_of_work(engine) as session:
+        status_now = accounts.account_status(session, account_key="acct")
+        assert status_now is None or status_now[0] == "connected"
+        stored = accounts.read_tokens(session, account_key="acct")
+        assert stored is not None and stored.refresh_token == refresh_token, "the refresh token is kept"
+    # Configuration fixed: the very same refresh token still works, no reconnect.
+    assert _provider(engine, fresh_sandbox).access_token() != "expired"
+    assert fresh_sandbox.store.stats.token_refreshes == 1
+    engine.dispose()
+
+
+def test_a_wrong_client_secret_against_the_sandbox_is_a_configuration_error(db_url: str, fresh_sandbox: Any) -> None:
+    engine = build_engine(db_url)
+    _store_expired(engine, fresh_sandbox.issue_tokens()["refresh_token"])
+    wrong = OAuthClient(
+        token_url=fresh_sandbox.url + "/api/oauth/token", client_id=fresh_sandbox.cfg.client_id, client_secret="wrong"
+    )
+    with pytest.raises(JobberOAuthConfigurationError, match="invalid_client"):
+        DatabaseTokenProvider(engine=engine, oauth=wrong, account_key="acct").access_token()
+    with unit_of_work(engine) as session:
+        assert accounts.read_tokens(session, account_key="acct") is not None
+    assert _provider(engine, fresh_sandbox).access_token() != "expired"
     engine.dispose()

@@ -12,6 +12,7 @@ import pytest
 from tasks.errors import (
     JobberGraphQLError,
     JobberPermissionError,
+    JobberQueryTooExpensive,
     JobberRateLimited,
     JobberResponseError,
     JobberTransportError,
@@ -138,6 +139,52 @@ def test_429_honours_retry_after() -> None:
     client.execute(QUERY)
     assert sleeps == [7.0]
     assert client.stats.rate_limited == 1
+
+
+def test_a_query_that_can_never_fit_the_bucket_fails_at_once_naming_it_and_its_cost() -> None:
+    # Jobber answers THROTTLED also when requestedQueryCost exceeds maximumAvailable: waiting never helps.
+    too_big = httpx.Response(
+        200,
+        json={
+            "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+            "extensions": cost(12_000, 10_000, actual=0),
+        },
+    )
+    sleeps: list[float] = []
+    rec = Recorder([too_big] * 8)
+    client = make_client(rec, sleeps)
+    with pytest.raises(JobberQueryTooExpensive, match=r"'Clients'.*12000.*maximumAvailable 10000") as info:
+        client.execute(QUERY)
+    error = info.value
+    assert (error.requested, error.maximum, error.document) == (12_000, 10_000, "the operation 'Clients'")
+    assert len(rec.requests) == 1 and sleeps == [], "no retry, no wait: it can never fit"
+    with pytest.raises(JobberQueryTooExpensive):
+        client.execute(QUERY)
+    assert len(rec.requests) == 1, "known to be too big: Jobber is not even asked again"
+
+
+def test_a_time_budget_is_never_waited_past() -> None:
+    """A caller holding a lease (the review dispatcher) gives the client a budget: a Retry-After of an hour, or
+    backoffs adding up past the budget, end the call at once instead of sleeping through the lease."""
+    sleeps: list[float] = []
+    rec = Recorder([httpx.Response(429, headers={"Retry-After": "3600"})])
+    client = make_client(rec, sleeps)
+    with client.time_budget(120), pytest.raises(JobberRateLimited) as info:
+        client.execute(QUERY)
+    assert info.value.retry_after == 3600 and sleeps == [] and len(rec.requests) == 1
+
+    sleeps.clear()
+    rec = Recorder([httpx.Response(503)] * 10)
+    client = make_client(rec, sleeps, max_backoff_s=30.0)
+    with client.time_budget(60), pytest.raises(JobberTransportError):
+        client.execute(QUERY)
+    assert sum(sleeps) <= 60, sleeps
+
+    # Outside a budget nothing changes: Retry-After is honoured.
+    sleeps.clear()
+    rec = Recorder([httpx.Response(429, headers={"Retry-After": "90"}), ok({"clients": {"nodes": []}})])
+    make_client(rec, sleeps).execute(QUERY)
+    assert sleeps == [90.0]
 
 
 def test_429_gives_up_after_retries() -> None:

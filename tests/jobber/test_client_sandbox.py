@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from deployments.sandbox import SandboxConfig, SandboxServer
+from tasks.errors import JobberQueryTooExpensive
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
@@ -60,3 +61,14 @@ def test_request_limit_429_is_retried_after_the_retry_after_delay() -> None:
             assert client.execute(load_document("account/get"))["account"]["id"]
         assert client.stats.rate_limited >= 1 and server.store.stats.rate_limited_429 >= 1
         assert slept and all(0 < s <= 1.5 for s in slept), "waited what Retry-After said, not a blind backoff"
+
+
+def test_a_query_over_the_bucket_maximum_fails_fast_against_the_sandbox() -> None:
+    cfg = SandboxConfig(seed=4, clients=5, jobs=5, invoices=5, quotes=2, bucket_max=200)
+    with SandboxServer(cfg) as server:
+        client = client_for(server)
+        slept: list[float] = []
+        client._sleep = slept.append
+        with pytest.raises(JobberQueryTooExpensive, match=r"'BigRead'.*201 points.*maximumAvailable 200"):
+            client.execute("query BigRead { clients(first: 100) { nodes { id name } } }")
+        assert server.store.stats.graphql_requests == 1 and slept == [], "one request, no retries"

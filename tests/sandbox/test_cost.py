@@ -1,4 +1,4 @@
-"""Query cost numbers, the leaky bucket and THROTTLED / MAX_COST_EXCEEDED answers."""
+"""Query cost numbers, the leaky bucket and THROTTLED answers (also for a query that can never fit)."""
 
 from __future__ import annotations
 
@@ -94,14 +94,20 @@ def test_bucket_restores_over_time(make_sandbox) -> None:  # type: ignore[no-unt
     assert "data" in gql(query)
 
 
-def test_a_query_over_the_maximum_never_runs(make_sandbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_query_over_the_maximum_never_runs_and_is_answered_throttled_as_jobber_does(make_sandbox) -> None:  # type: ignore[no-untyped-def]
     sb = make_sandbox(bucket_max=200)
     gql = Gql(sb, sb.issue_tokens()["access_token"])
     body = gql("{ clients(first: 100) { nodes { id name } } }")  # 201 > 200
     assert "data" not in body
-    assert body["errors"][0]["extensions"]["code"] == "MAX_COST_EXCEEDED"
-    assert "201" in body["errors"][0]["message"] and "200" in body["errors"][0]["message"]
-    assert _cost(body)["throttleStatus"]["currentlyAvailable"] == 200
+    # Jobber's documented code for any query over budget: THROTTLED (no other code exists for "too big").
+    assert body["errors"] == [
+        {"message": "Throttled", "extensions": {"code": "THROTTLED", "documentation": THROTTLE_DOCS}}
+    ]
+    cost = _cost(body)
+    assert cost["requestedQueryCost"] == 201 and cost["actualQueryCost"] == 0
+    assert cost["throttleStatus"]["maximumAvailable"] == 200  # what tells a client it can never fit
+    assert cost["throttleStatus"]["currentlyAvailable"] == 200
+    assert sb.store.stats.max_cost_exceeded == 1
 
 
 def test_stats_count_requests_and_root_fields(sandbox: SandboxServer, gql: Gql) -> None:
