@@ -32,7 +32,7 @@ class Decision:
 
     job: str
     client: str
-    status: str  # planned | skipped | duplicate | ignored | sent | failed | cancelled | retrying
+    status: str  # planned | skipped | duplicate | ignored | sent | failed | cancelled | retrying | deferred
     request_id: int | None = None
     channel: str | None = None
     planned_at: datetime | None = None

@@ -10,6 +10,9 @@ A follow-up claims a `sent` row the same way and puts it back to `sent`. A claim
 UPDATE (status and due time in the WHERE clause, a fresh claim token in SET): of any number of workers
 racing for a row, exactly one sees rowcount 1. A claim older than the lease (a worker killed mid-send)
 may be taken over; its half-done delivery is then reconciled with the provider before anything is re-sent.
+The claim is a fencing token: a worker renews it (`renew_claim`, conditional on its token) in the
+transaction that writes its delivery row, so a worker that stalled past the lease and lost the request
+to another finds no row to renew and never calls the provider.
 """
 
 from __future__ import annotations
@@ -130,6 +133,24 @@ def claim(session: Session, *, request_id: int, token: str, now: datetime, lease
         update(ReviewRequest)
         .where(ReviewRequest.id == request_id, _due_clause(now, lease))
         .values(status="claimed", claim_token=token, claimed_at=now, attempts=ReviewRequest.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def renew_claim(session: Session, *, request_id: int, token: str, now: datetime) -> bool:
+    """The fence before a provider call: renew this worker's claim (`claimed_at = now`) only while it still
+    holds it (`WHERE claim_token = :token AND status = 'claimed'`). False when the claim was lost: the lease
+    ran out and another worker took the request over, so this worker must not send anything.
+
+    Call it in the transaction that writes the delivery ledger row: the renewal and the row commit together,
+    and a takeover (a conditional UPDATE on the same row) is ordered either before it (this returns False)
+    or after it (the renewed claim is not due, so the takeover does not happen).
+    """
+    result = session.execute(
+        update(ReviewRequest)
+        .where(ReviewRequest.id == request_id, ReviewRequest.claim_token == token, ReviewRequest.status == "claimed")
+        .values(claimed_at=now)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)

@@ -2,13 +2,21 @@
 
 For each due request (first message or follow-up):
 1. claim the row (one conditional UPDATE; losers move on);
-2. re-check the trigger in Jobber (a reopened job or an un-paid invoice cancels the request);
+2. re-check the trigger in Jobber (a reopened job or an un-paid invoice cancels the request); Jobber gets
+   a time budget of a fifth of the lease (`WAIT_BUDGET_SHARE`), so no Retry-After, pacing or backoff can
+   stall a claimed request until its lease runs out;
 3. choose channels again (an opt-out since planning counts) and render;
-4. per channel, the delivery ledger: a `deliveries` row keyed "<request id>:<step>:<channel>" is written
-   with status `sending` and committed BEFORE the provider is called, then updated with the answer. A row
-   found in `sending`/`unknown` (a crash or a timeout after the call) is reconciled with
-   `channel.find_sent()` first, and re-sent only when the provider says it never got it;
-5. release the claim with the outcome: sent (follow-up scheduled), failed (permanent error; Twilio 21610
+4. check every timing rule again, on the clock, in the recipient's zone (`plan_send_time`, as planning
+   does): a claim that comes late (the tick after 21:00, a long batch, a backlog after an outage) defers
+   the request to the next allowed minute instead of sending at night; a deferral is not an attempt;
+5. per channel, the delivery ledger: a `deliveries` row keyed "<request id>:<step>:<channel>" is written
+   with status `sending` and committed BEFORE the provider is called, then updated with the answer. The
+   same transaction renews the claim only while this worker still holds it (`renew_claim`, a fencing
+   token): a worker that lost the request to another after its lease ran out writes nothing and calls no
+   provider. A row found in `sending`/`unknown` (a crash or a timeout after the call) is reconciled with
+   `channel.find_sent()` first (outside any transaction), and re-sent only when the provider says it
+   never got it;
+6. release the claim with the outcome: sent (follow-up scheduled), failed (permanent error; Twilio 21610
    adds a suppression), or planned again later (transient error with backoff, or an outcome to reconcile).
 
 `dispatch_due` drains every due request in one call, a few in parallel: a burst of 1,000 closed jobs is
@@ -19,12 +27,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 
@@ -32,12 +42,12 @@ from tasks.delivery.base import Channel, OutgoingMessage, SendResult, suppressio
 from tasks.errors import DeliveryError, DeliveryOutcomeUnknown, JobberError, PermanentDeliveryError, ReviewTemplateError
 from tasks.jobber.client import JobberClient
 from tasks.reviews.eligibility import choose_channels, email_problem, sms_problem
-from tasks.reviews.mapping import ReviewContext
+from tasks.reviews.mapping import ReviewContext, parse_time
 from tasks.reviews.planning import Decision
-from tasks.reviews.records import claim, delivery_for, due_request_ids, release
+from tasks.reviews.records import claim, delivery_for, due_request_ids, release, renew_claim
 from tasks.reviews.rendering import Branding, RenderedMessages, render_messages
 from tasks.reviews.settings import ReviewSettings
-from tasks.reviews.timing import next_allowed, resolve_zone
+from tasks.reviews.timing import next_allowed, plan_send_time, resolve_zone
 from tasks.reviews.triggers import job_states, still_valid
 from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
@@ -47,6 +57,9 @@ from tasks.store.optouts import is_suppressed, suppress
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(minutes=10)
+# Waits inside a claim (Jobber's Retry-After, pacing, backoff) may use at most this share of the lease: a
+# worker that still holds its claim when it reaches the provider never loses it to a takeover by waiting.
+WAIT_BUDGET_SHARE = 0.2
 MAX_ATTEMPTS = 8
 RECHECK_RETRY = timedelta(minutes=2)
 _rng = random.Random()  # noqa: S311 - jitter only
@@ -80,7 +93,7 @@ class DispatchResult:
 
 @dataclass(frozen=True)
 class _Outcome:
-    status: str  # sent | failed | transient | unknown | skipped
+    status: str  # sent | failed | transient | unknown | lost (the claim was taken over: nothing sent)
     detail: str | None = None
     retry_after: float | None = None
 
@@ -152,27 +165,65 @@ def _message(
     )
 
 
-def deliver_once(engine: Engine, *, request_id: int, step: str, message: OutgoingMessage, channel: Channel) -> _Outcome:
-    """Hand `message` to `channel` at most once, whatever happened before (crash, timeout, retry)."""
+def deliver_once(
+    engine: Engine,
+    *,
+    request_id: int,
+    step: str,
+    message: OutgoingMessage,
+    channel: Channel,
+    claim_token: str,
+    renew_at: datetime | None = None,
+) -> _Outcome:
+    """Hand `message` to `channel` at most once, whatever happened before (crash, timeout, retry, takeover).
+
+    Fenced: the transaction that writes the `sending` row first renews the caller's claim (`claim_token`,
+    `claimed_at = renew_at`); when no row matches, the request belongs to another worker now and the
+    outcome is "lost" with nothing written and no provider called.
+    """
     now = _now()
+    lost = _Outcome("lost", "the claim was taken over by another worker after its lease ran out; nothing sent")
     with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=message.idempotency_key)
+        prior = None if delivery is None else (delivery.status, delivery.error_message, as_utc(delivery.started_at))
+    found: SendResult | None = None
+    reconciled = False
+    if prior is not None:
+        status, error_message, started_at = prior
+        if status in ("sent", "delivered", "undelivered"):
+            return _Outcome("sent", "already sent")
+        if status == "failed":
+            return _Outcome("failed", error_message)
+        if status in ("sending", "unknown"):
+            # Ask the provider outside any transaction: no database lock is held across network I/O.
+            since = (started_at or now) - timedelta(minutes=5)
+            try:
+                found = channel.find_sent(message, since=since)
+            except DeliveryError as exc:
+                with unit_of_work(engine) as session:
+                    delivery = delivery_for(session, key=message.idempotency_key)
+                    if delivery is not None and delivery.status in ("sending", "unknown"):
+                        delivery.status = "unknown"
+                        delivery.error_message = f"reconciliation failed: {exc}"
+                return _Outcome("unknown", "could not reconcile with the provider yet")
+            reconciled = True
+    with unit_of_work(engine) as session:
+        # The fence, in the transaction that writes the ledger row.
+        if not renew_claim(session, request_id=request_id, token=claim_token, now=renew_at or now):
+            return lost
         delivery = delivery_for(session, key=message.idempotency_key)
         if delivery is not None:
             if delivery.status in ("sent", "delivered", "undelivered"):
                 return _Outcome("sent", "already sent")
             if delivery.status == "failed":
                 return _Outcome("failed", delivery.error_message)
-            if delivery.status in ("sending", "unknown"):
-                since = (as_utc(delivery.started_at) or now) - timedelta(minutes=5)
-                try:
-                    found = channel.find_sent(message, since=since)
-                except DeliveryError as exc:
-                    delivery.status = "unknown"
-                    delivery.error_message = f"reconciliation failed: {exc}"
-                    return _Outcome("unknown", "could not reconcile with the provider yet")
-                if found is not None:
-                    _mark_sent(delivery, found, now)
-                    return _Outcome("sent", "reconciled: the provider had it")
+            if found is not None:
+                _mark_sent(delivery, found, now)
+                return _Outcome("sent", "reconciled: the provider had it")
+            if delivery.status in ("sending", "unknown") and not reconciled:
+                # Written since we looked: never send without asking the provider first (next attempt does).
+                delivery.status = "unknown"
+                return _Outcome("unknown", "the delivery changed while it was being checked")
             delivery.status = "sending"
             delivery.attempts += 1
             delivery.started_at = now
@@ -273,9 +324,20 @@ def process_request(
     defaults: Mapping[str, str | None] | None = None,
     lease: timedelta = DEFAULT_LEASE,
     now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Decision | None:
-    """Claim and send one request's due step. None when another worker has it (or it is no longer due)."""
+    """Claim and send one request's due step. None when another worker has it (or it is no longer due, or
+    this worker lost it to another after its lease ran out).
+
+    `now` is the time of the claim; `clock` reads the time again just before the provider is called (by
+    default `now` plus the time this call has taken).
+    """
     now = now or _now()
+    started = time.monotonic()
+
+    def current() -> datetime:
+        return clock() if clock is not None else now + timedelta(seconds=time.monotonic() - started)
+
     token = uuid.uuid4().hex
     with unit_of_work(engine) as session:
         if not claim(session, request_id=request_id, token=token, now=now, lease=lease):
@@ -312,6 +374,17 @@ def process_request(
             release(session, request_id=request.id, token=token, values=values)
         return decision("failed" if give_up and not is_follow_up else "retrying", values["reason"], when)
 
+    def defer(when: datetime, reason: str) -> Decision:
+        # Not sent because of the clock: planned again for `when`, and not counted as an attempt.
+        values: dict[str, Any] = {"reason": reason, "attempts": ReviewRequest.attempts - 1}
+        if is_follow_up:
+            values.update(status="sent", next_follow_up_at=when)
+        else:
+            values.update(status="planned", planned_at=when)
+        with unit_of_work(engine) as session:
+            release(session, request_id=request.id, token=token, values=values)
+        return decision("deferred", reason, when)
+
     def finish(status: str, reason: str | None, **extra: Any) -> Decision:
         with unit_of_work(engine) as session:
             release(session, request_id=request.id, token=token, values={"status": status, "reason": reason, **extra})
@@ -320,13 +393,15 @@ def process_request(
     # 2. Re-check the trigger (first message only; Make.com requests have no Jobber item to check).
     if not is_follow_up and jobber is not None and request.source != "make":
         try:
-            problem = still_valid(
-                jobber,
-                trigger=request.trigger,
-                job_id=request.job_id,
-                trigger_item_id=request.trigger_item_id,
-                known_jobs=known_jobs if known_jobs is not None and request.job_id in known_jobs else None,
-            )
+            # Jobber may not make this worker wait anywhere near its lease (an uncapped Retry-After, long retries).
+            with jobber.time_budget((lease * WAIT_BUDGET_SHARE).total_seconds()):
+                problem = still_valid(
+                    jobber,
+                    trigger=request.trigger,
+                    job_id=request.job_id,
+                    trigger_item_id=request.trigger_item_id,
+                    known_jobs=known_jobs if known_jobs is not None and request.job_id in known_jobs else None,
+                )
         except JobberError as exc:
             return put_back(f"could not re-check the job in Jobber ({type(exc).__name__})", RECHECK_RETRY)
         if problem is not None:
@@ -354,7 +429,20 @@ def process_request(
             return finish("sent", f"follow-up not sent, template problem: {exc}", next_follow_up_at=None)
         return finish("failed", f"template problem: {exc}")
 
-    # 4. Deliver on each channel through the ledger.
+    # 4. Every timing rule again, on the clock, just before the provider is called.
+    send_at = current()
+    allowed_at = _allowed_send_time(request, settings, zone, chosen, at=send_at, is_follow_up=is_follow_up)
+    if allowed_at > send_at:
+        early = not is_follow_up and _trigger_at(request, send_at) + timedelta(minutes=settings.delay_minutes) > send_at
+        why = (
+            f"the {settings.delay_minutes}-minute delay after the trigger has not passed"
+            if early
+            else f"{send_at.astimezone(zone):%H:%M} is inside quiet hours "
+            f"({settings.quiet_hours_start:%H:%M}-{settings.quiet_hours_end:%H:%M}, {zone.key})"
+        )
+        return defer(allowed_at, f"deferred to {allowed_at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}: {why}")
+
+    # 5. Deliver on each channel through the fenced ledger.
     outcomes: dict[str, _Outcome] = {}
     for name in chosen:
         message = _message(
@@ -362,18 +450,26 @@ def process_request(
             defaults=defaults or {},
         )  # fmt: skip
         outcomes[name] = deliver_once(
-            engine, request_id=request.id, step=step, message=message, channel=channels.get(name)
-        )
+            engine, request_id=request.id, step=step, message=message, channel=channels.get(name),
+            claim_token=token, renew_at=current(),
+        )  # fmt: skip
+        if outcomes[name].status == "lost":
+            log.warning("Review request %s: %s", request.id, outcomes[name].detail)
+            return None
     if email_fallback and outcomes.get("sms", _Outcome("sent")).status == "failed":
         message = _message(
             request=request, step=step, channel="email", rendered=rendered, settings=settings, branding=branding,
             defaults=defaults or {},
         )  # fmt: skip
         outcomes["email"] = deliver_once(
-            engine, request_id=request.id, step=step, message=message, channel=channels.email
-        )
+            engine, request_id=request.id, step=step, message=message, channel=channels.email,
+            claim_token=token, renew_at=current(),
+        )  # fmt: skip
+        if outcomes["email"].status == "lost":
+            log.warning("Review request %s: %s", request.id, outcomes["email"].detail)
+            return None
 
-    # 5. Release with the outcome.
+    # 6. Release with the outcome.
     pending = [o for o in outcomes.values() if o.status in ("transient", "unknown")]
     if pending:
         retry_after = max((o.retry_after or 0.0 for o in pending), default=0.0) or None
@@ -401,6 +497,34 @@ def process_request(
     with unit_of_work(engine) as session:
         release(session, request_id=request.id, token=token, values=values)
     return decision("sent", f"{step} by {'+'.join(sent)}" + (f" ({failures})" if failures else ""), now)
+
+
+def _trigger_at(request: ReviewRequest, default: datetime) -> datetime:
+    """When the request's trigger happened (recorded at planning), else `default`."""
+    return parse_time((request.context or {}).get("trigger_at")) or default
+
+
+def _allowed_send_time(
+    request: ReviewRequest,
+    settings: ReviewSettings,
+    zone: ZoneInfo,
+    chosen: tuple[str, ...],
+    *,
+    at: datetime,
+    is_follow_up: bool,
+) -> datetime:
+    """The first moment from `at` at which the timing rules let this step go out, by the function planning
+    uses (`plan_send_time`): the delay after the trigger (first message only), then quiet hours in the
+    recipient's zone when an SMS goes out (or any email too, with `quiet_hours_for_email`)."""
+    quiet = settings.quiet_hours_enabled and ("sms" in chosen or settings.quiet_hours_for_email)
+    return plan_send_time(
+        trigger_at=at if is_follow_up else _trigger_at(request, at),
+        delay=timedelta(0) if is_follow_up else timedelta(minutes=settings.delay_minutes),
+        now=at,
+        zone=zone,
+        quiet_start=settings.quiet_hours_start if quiet else None,
+        quiet_end=settings.quiet_hours_end if quiet else None,
+    )
 
 
 def dispatch_due(
@@ -435,6 +559,7 @@ def dispatch_due(
                     defaults=defaults,
                     lease=lease,
                     now=now(),
+                    clock=now,
                 )
             except Exception:
                 # The claim stays; after the lease another run reconciles and finishes it.
@@ -444,7 +569,7 @@ def dispatch_due(
         with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
             decisions = [d for d in pool.map(one, ids) if d is not None]
         result.decisions.extend(decisions)
-        if not decisions or all(d.status == "retrying" for d in decisions):
+        if not decisions or all(d.status in ("retrying", "deferred") for d in decisions):
             break
     return result
 

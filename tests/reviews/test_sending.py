@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from tasks.delivery.base import OutgoingMessage, RecordingChannel
+from tasks.delivery.base import OutgoingMessage, RecordingChannel, SendResult
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
+from tasks.jobber.auth import StaticTokenProvider
+from tasks.jobber.client import JobberClient
 from tasks.reviews.mapping import context_from_job
 from tasks.reviews.planning import Decision, plan_request
 from tasks.reviews.records import claim
-from tasks.reviews.sending import Channels, dispatch_due, process_request
+from tasks.reviews.rendering import render_messages
+from tasks.reviews.sending import DEFAULT_LEASE, Channels, dispatch_due, process_request
 from tasks.reviews.settings import ReviewSettings
 from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
@@ -272,3 +276,108 @@ def test_dry_run_renders_and_records_but_sends_nothing(engine: Engine, channels:
     assert row.context["dry_run"]["sms"].startswith("Hi John! How was your Water Heater Installation with Mike?")
     assert dispatch(engine, channels, NOW + timedelta(days=1)) == []
     assert sms(channels).attempts == []
+
+
+def test_a_worker_that_lost_its_claim_after_the_lease_sends_nothing(
+    engine: Engine, channels: Channels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A claims and stalls past the 10-minute lease; worker B takes the request over and is handing the
+    SMS to Twilio when A wakes up. A's claim is fenced: it finds no claim to renew and never calls Twilio.
+    The customer gets one SMS, not two."""
+    decision = plan(engine)
+    request_id = decision.request_id
+    assert request_id is not None
+    b_in_send, b_may_finish = threading.Event(), threading.Event()
+
+    class SlowForB(RecordingChannel):
+        def send(self, message: OutgoingMessage) -> SendResult:
+            if threading.current_thread().name == "worker-b":
+                b_in_send.set()  # B's ledger row is committed, its request to Twilio is on the way
+                b_may_finish.wait(10)
+            return super().send(message)
+
+    twilio = SlowForB("sms-recorder")
+    both = Channels(sms=twilio, email=channels.email)
+    b_results: list[Decision | None] = []
+    worker_b = threading.Thread(
+        target=lambda: b_results.append(
+            process_request(engine, request_id, channels=both, jobber=None, now=NOW + timedelta(minutes=11))
+        ),
+        name="worker-b",
+    )
+    real_render = render_messages
+    stalled = False
+
+    def render_after_a_stall(*args: Any, **kwargs: Any) -> Any:
+        nonlocal stalled
+        if not stalled:  # worker A, the first to get here: it stalls while B takes over
+            stalled = True
+            worker_b.start()
+            assert b_in_send.wait(10)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr("tasks.reviews.sending.render_messages", render_after_a_stall)
+    a_result = process_request(engine, request_id, channels=both, jobber=None, now=NOW)
+    b_may_finish.set()
+    worker_b.join(10)
+    assert len(twilio.attempts) == 1 and len(twilio.sent) == 1, "one SMS, not two"
+    assert a_result is None, "the worker that lost its claim reports nothing"
+    assert [d.status for d in b_results if d is not None] == ["sent"]
+    row = request_row(engine, request_id)
+    assert row.status == "sent" and row.claim_token is None
+    with unit_of_work(engine) as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert delivery.status == "sent" and delivery.attempts == 1
+
+
+def test_jobber_waits_inside_a_claim_are_capped_well_below_the_lease(engine: Engine, channels: Channels) -> None:
+    """The re-check in Jobber answers 429 with Retry-After: 3600. The worker must not sleep through its
+    10-minute lease (another worker would take over): it gives up quickly and puts the request back."""
+    decision = plan(engine)
+    slept: list[float] = []
+    jobber = JobberClient(
+        graphql_url="https://jobber.test/api/graphql",
+        api_version="2025-04-16",
+        tokens=StaticTokenProvider("tok"),
+        transport=httpx.MockTransport(lambda request: httpx.Response(429, headers={"Retry-After": "3600"})),
+        sleep=slept.append,
+    )
+    result = process_request(engine, decision.request_id, channels=channels, jobber=jobber, now=NOW)  # type: ignore[arg-type]
+    assert result is not None and result.status == "retrying"
+    assert sum(slept) <= DEFAULT_LEASE.total_seconds() / 4, f"waited {sum(slept)} s inside a 10-minute lease"
+    assert sms(channels).attempts == []
+    assert request_row(engine, decision.request_id).status == "planned"
+
+
+def test_a_late_dispatch_defers_to_the_morning_instead_of_sending_at_night(engine: Engine, channels: Channels) -> None:
+    """Planned for 15:00 in Austin, but the dispatcher only gets to it at 02:30 (a backlog after an outage):
+    the quiet hours are checked again just before sending, in the recipient's zone."""
+    settings = review_settings(channels="sms", quiet_hours_enabled=True)  # 21:00-09:00
+    afternoon = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)  # 15:00 CDT
+    decision = plan(engine, settings=settings, now=afternoon)
+    assert decision.planned_at == afternoon and decision.timezone == "America/Chicago"
+    night = datetime(2026, 6, 2, 7, 30, tzinfo=UTC)  # 02:30 CDT
+    decisions = dispatch(engine, channels, night)
+    assert [d.status for d in decisions] == ["deferred"]
+    assert sms(channels).attempts == [], "nothing sent at 02:30"
+    morning = datetime(2026, 6, 2, 14, 0, tzinfo=UTC)  # 09:00 CDT
+    row = request_row(engine, decision.request_id)
+    assert row.status == "planned" and as_utc(row.planned_at) == morning
+    assert "quiet hours" in (row.reason or "") and "America/Chicago" in (row.reason or "")
+    assert row.attempts == 0, "a deferral is not a failed attempt"
+    assert dispatch(engine, channels, morning - timedelta(minutes=1)) == []
+    assert [d.status for d in dispatch(engine, channels, morning)] == ["sent"]
+    assert len(sms(channels).sent) == 1
+
+
+def test_a_follow_up_due_in_the_evening_waits_for_the_morning(engine: Engine, channels: Channels) -> None:
+    settings = review_settings(channels="sms", quiet_hours_enabled=True, follow_ups=1, follow_up_after_days=3)
+    decision = plan(engine, settings=settings)  # NOW is 12:00 CDT: sent at once
+    assert [d.status for d in dispatch(engine, channels, NOW)] == ["sent"]
+    late = NOW + timedelta(days=3, hours=10, minutes=30)  # 22:30 CDT, three days later
+    assert [d.status for d in dispatch(engine, channels, late)] == ["deferred"]
+    assert len(sms(channels).sent) == 1, "no reminder at 22:30"
+    row = request_row(engine, decision.request_id)
+    assert row.status == "sent" and as_utc(row.next_follow_up_at) == datetime(2026, 6, 5, 14, 0, tzinfo=UTC)
+    assert [d.status for d in dispatch(engine, channels, datetime(2026, 6, 5, 14, 0, tzinfo=UTC))] == ["sent"]
+    assert len(sms(channels).sent) == 2
