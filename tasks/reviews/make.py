@@ -4,23 +4,41 @@ Existing scenarios POST what they mapped from Jobber (customer name, phone, emai
 or type, job id) to `/api/webhooks/trigger-review`. The request goes through the same planning and
 dedupe as the webhook path (source "make"): a job the webhook already planned is answered as a
 duplicate, and the reverse.
+
+The recipient's time zone (for quiet hours) is, in order: the request's `timezone`, its `state`/`country`,
+the `timezone` review setting, the account's zone (the zone of the account's Jobber users, from the
+synced `users` table, else the connected Jobber user's, asked once), and last the phone number's region
+(`zone_for_phone`). UTC only when none of these says anything.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from tasks.delivery.phone import to_e164
 from tasks.reviews.mapping import ReviewContext, parse_time, split_name
 from tasks.reviews.planning import Decision, plan_request
 from tasks.reviews.rendering import Branding
 from tasks.reviews.settings import ReviewSettings
-from tasks.reviews.timezones import valid_zone, zone_for_region
+from tasks.reviews.timezones import valid_zone, zone_for_phone, zone_for_region
+from tasks.store.db import unit_of_work
+from tasks.store.models import User
+
+log = logging.getLogger(__name__)
+
+# How long the Make.com endpoint may wait for Jobber to tell the business's zone (once per process).
+JOBBER_ZONE_BUDGET_S = 5.0
+_jobber_zones: dict[str, str] = {}
+_jobber_zones_lock = threading.Lock()
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -127,6 +145,43 @@ class MakeReviewTrigger(BaseModel):
         )
 
 
+def synced_account_zone(engine: Engine, account_key: str) -> str | None:
+    """The zone most of the account's Jobber users have (the synced `users` table), or None."""
+    with unit_of_work(engine) as session:
+        zones = session.scalars(
+            select(User.timezone).where(User.account_key == account_key, User.timezone.is_not(None))
+        ).all()
+    counted = Counter(z for z in zones if valid_zone(z))
+    return counted.most_common(1)[0][0] if counted else None
+
+
+def jobber_account_zone(account_key: str) -> str | None:
+    """The connected Jobber user's zone, asked once per process within a few seconds; None when Jobber is
+    not configured or does not answer in time (asked again next time)."""
+    with _jobber_zones_lock:
+        if account_key in _jobber_zones:
+            return _jobber_zones[account_key]
+    try:
+        from tasks.jobber.factory import get_jobber_client
+        from tasks.reviews.triggers import business_timezone
+
+        client = get_jobber_client()
+        with client.time_budget(JOBBER_ZONE_BUDGET_S):
+            zone = valid_zone(business_timezone(client))
+    except Exception as exc:  # noqa: BLE001 - no Jobber (a Make.com-only install) is fine: other fallbacks follow
+        log.debug("No business time zone from Jobber: %s", type(exc).__name__)
+        return None
+    if zone is not None:
+        with _jobber_zones_lock:
+            _jobber_zones[account_key] = zone
+    return zone
+
+
+def account_zone(engine: Engine, account_key: str) -> str | None:
+    """The business's zone for `account_key`: its synced Jobber users' zone, else the connected user's."""
+    return synced_account_zone(engine, account_key) or jobber_account_zone(account_key)
+
+
 def plan_make_request(
     engine: Engine,
     body: MakeReviewTrigger,
@@ -135,11 +190,23 @@ def plan_make_request(
     branding: Branding,
     account_key: str,
     now: datetime | None = None,
+    business_zone: Callable[[], str | None] | None = None,
 ) -> Decision:
-    """Plan the request a Make.com scenario asked for (same dedupe, eligibility and timing as webhooks)."""
+    """Plan the request a Make.com scenario asked for (same dedupe, eligibility and timing as webhooks).
+
+    Without a `timezone` or `state` in the request (and no `timezone` setting), the recipient's zone is the
+    account's (`business_zone`, by default `account_zone`), else the phone number's region: never UTC by
+    default for a number whose area code says where it is.
+    """
+    context = body.context()
+
+    def fallback_zone() -> str | None:
+        zone = (business_zone or (lambda: account_zone(engine, account_key)))()
+        return valid_zone(zone) or zone_for_phone(context.phone, at=now)
+
     return plan_request(
         engine,
-        context=body.context(),
+        context=context,
         settings=settings,
         branding=branding,
         account_key=account_key,
@@ -147,4 +214,5 @@ def plan_make_request(
         trigger_at=parse_time(body.completed_at) or now,
         source="make",
         now=now,
+        business_zone=fallback_zone,
     )

@@ -5,11 +5,18 @@ spans two zones maps to the zone most of its people live in (Texas -> Central, F
 Indiana -> Eastern); a wrong guess near a zone border shifts a message by one hour, still inside lawful
 hours with the default 21:00-09:00 quiet window. Anything else (another country, no address) falls back
 to the business's zone.
+
+`zone_for_phone` is the last resort when neither an address nor the business gives a zone (a Make.com
+request with a phone number only): the area code's region, from phonenumbers' geographic data.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezones
 
 US_STATES: dict[str, str] = {
     "AL": "America/Chicago", "AK": "America/Anchorage", "AZ": "America/Phoenix", "AR": "America/Chicago",
@@ -92,3 +99,39 @@ def valid_zone(name: str | None) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         return None
     return name
+
+
+# Candidate zones of one number further apart than this say nothing useful (toll-free, non-geographic).
+_PHONE_ZONE_SPREAD = timedelta(hours=1)
+
+
+def zone_for_phone(phone: str | None, *, at: datetime | None = None) -> str | None:
+    """The IANA zone of a phone number's region (a (415) number -> America/Los_Angeles), or None.
+
+    An area code can span two zones (208: America/Boise and America/Los_Angeles); within an hour of each
+    other, the zone furthest east is taken: its quiet hours start first, so 21:00 is never passed anywhere
+    in the region, and its morning end is at most an hour early elsewhere (08:00, still lawful with the
+    default 21:00-09:00 window). Zones further apart (toll-free, non-geographic numbers) give None.
+    """
+    if not phone:
+        return None
+    try:
+        number = phonenumbers.parse(phone, "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    moment = at or datetime.now(UTC)
+    offsets: list[tuple[timedelta, str]] = []
+    for name in phone_timezones.time_zones_for_number(number):
+        if valid_zone(name) is None:
+            continue
+        offset = moment.astimezone(ZoneInfo(name)).utcoffset()
+        if offset is not None:
+            offsets.append((offset, name))
+    if not offsets:
+        return None
+    lowest, highest = min(offsets), max(offsets)
+    if highest[0] - lowest[0] > _PHONE_ZONE_SPREAD:
+        return None
+    return highest[1]

@@ -109,6 +109,20 @@ def test_make_endpoint_with_bearer_token_plans_a_request(gateway: Gateway, engin
         )
 
 
+def test_make_request_without_state_is_planned_in_the_phone_numbers_zone_not_utc(
+    gateway: Gateway, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.reviews import make
+
+    monkeypatch.setattr(make, "jobber_account_zone", lambda account_key: None)  # a Make.com-only install
+    body = {k: v for k, v in BODY.items() if k not in ("state", "country")} | {"phone": "(415) 555-0100"}
+    answer = post(gateway, body, authorization=f"Bearer {TOKEN}")
+    assert answer.status_code == 202, answer.text
+    with unit_of_work(engine) as session:
+        row = session.get(ReviewRequest, answer.json()["id"])
+        assert row is not None and row.recipient_timezone == "America/Los_Angeles"
+
+
 def test_make_endpoint_with_hmac_signature(gateway: Gateway) -> None:
     raw, signature = signed(BODY)
     assert post(gateway, raw, **{"x-signature": signature}).status_code == 202
