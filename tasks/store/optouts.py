@@ -6,7 +6,7 @@ number typed "(512) 555-0143" in Jobber and "+15125550143" from Twilio are the s
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -19,10 +19,22 @@ from tasks.store.models import Delivery, InboundMessage, ReviewRequest, Suppress
 
 InboundAction = Literal["opt_out", "opt_in", "help", "reply"]
 
-# The keywords carriers and Twilio's Advanced Opt-Out honour; the whole message must be the keyword.
+# The keyword families: what carriers and Twilio's Advanced Opt-Out honour, plus the words the FCC's 2025
+# revocation rule names ("opt out", "revoke"). Matched on the normalised message (see `classify_inbound`).
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
-OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP", "OPTIN"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+
+# Keywords people spell as two words ("OPT OUT", "opt-out", "Stop all").
+_TWO_WORD_KEYWORDS = {("opt", "out"): "optout", ("opt", "in"): "optin", ("stop", "all"): "stopall"}
+# What may follow an opt-out or HELP keyword without making the message a conversation: at most
+# `_MAX_TAIL_WORDS` of these words (or keywords of the same family). "STOP please", "Stop texting me",
+# "OPT OUT now" are keyword messages; "End of story, great job" and "Cancel my appointment" are replies.
+_MAX_TAIL_WORDS = 3
+_TAIL_WORDS = frozenset(
+    {"please", "pls", "plz", "now", "thanks", "thank", "you", "thx", "ty", "asap", "it", "me", "us", "all"}
+    | {"texting", "texts", "text", "messages", "message", "msgs", "sms"}
+)
 
 # Twilio's MessageStatus values this table records (others, like queued/sending, change nothing).
 _STATUS_ALIASES = {
@@ -35,8 +47,6 @@ _STATUS_ALIASES = {
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
 _RANK = {"pending": 0, "sending": 1, "unknown": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
 
-_TRAILING_PUNCTUATION = re.compile(r"[\s.!]+$")
-
 
 def normalize_address(*, channel: str, address: str) -> str:
     """The stored form of an address: E.164 for SMS (the raw text when it is not a valid number), lower-case
@@ -47,17 +57,63 @@ def normalize_address(*, channel: str, address: str) -> str:
     return address.lower()
 
 
-def classify_inbound(body: str) -> InboundAction:
-    """What an inbound SMS asks for: "opt_out" (STOP, UNSUBSCRIBE, ...), "opt_in" (START, YES, UNSTOP),
-    "help" (HELP, INFO) or "reply" (anything else). Any case; surrounding spaces and a final "." or "!"
-    are ignored."""
-    word = _TRAILING_PUNCTUATION.sub("", body.strip()).upper()
-    if word in OPT_OUT_KEYWORDS:
+def normalize_keyword_text(body: str) -> str:
+    """An inbound SMS as keyword matching sees it: NFKC (full-width "ＳＴＯＰ" is "STOP"), case-folded,
+    punctuation, symbols and emoji ("STOP 🛑", "opt-out", "Stop.") turned into spaces, invisible format
+    characters and combining marks dropped, runs of spaces collapsed."""
+    text = unicodedata.normalize("NFKC", body).casefold()
+    out: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category[0] in "LN":
+            out.append(ch)
+        elif category in ("Cf", "Mn", "Me"):  # zero-width joiners, variation selectors, stray accents
+            continue
+        else:  # spaces, punctuation (hyphens too), symbols, emoji, controls
+            out.append(" ")
+    return " ".join("".join(out).split())
+
+
+def _action_of(word: str) -> InboundAction | None:
+    upper = word.upper()
+    if upper in OPT_OUT_KEYWORDS:
         return "opt_out"
-    if word in OPT_IN_KEYWORDS:
+    if upper in OPT_IN_KEYWORDS:
         return "opt_in"
-    if word in HELP_KEYWORDS:
+    if upper in HELP_KEYWORDS:
         return "help"
+    return None
+
+
+def classify_inbound(body: str) -> InboundAction:
+    """What an inbound SMS asks for: "opt_out" (STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE,
+    OPTOUT / OPT OUT / OPT-OUT), "opt_in" (START, UNSTOP, YES, OPTIN / OPT IN), "help" (HELP, INFO) or
+    "reply" (anything else).
+
+    The rule, on the normalised text (`normalize_keyword_text`: any case, full-width letters, punctuation,
+    hyphens and emoji do not matter): the message must START with the keyword. An opt-out or HELP keyword
+    may be followed by a short tail, at most three words of courtesy or emphasis ("please", "now",
+    "thanks", "me", "texting", ..., or the keyword again): "STOP please", "stop texting me", "OPT-OUT 🛑"
+    count. Anything longer or different is a reply, so "please stop by tomorrow", "End of story, great
+    job!" and "Cancel my appointment" stay conversations (a reply still stops the request's follow-ups).
+    Opt-in takes no tail: "Yes thank you" answering a review request must not re-subscribe anyone.
+    """
+    words = normalize_keyword_text(body).split()
+    if not words:
+        return "reply"
+    if len(words) >= 2 and (words[0], words[1]) in _TWO_WORD_KEYWORDS:
+        keyword, tail = _TWO_WORD_KEYWORDS[(words[0], words[1])], words[2:]
+    else:
+        keyword, tail = words[0], words[1:]
+    action = _action_of(keyword)
+    if action is None:
+        return "reply"
+    if not tail:
+        return action
+    if action == "opt_in" or len(tail) > _MAX_TAIL_WORDS:
+        return "reply"
+    if all(word in _TAIL_WORDS or _action_of(word) == action for word in tail):
+        return action
     return "reply"
 
 

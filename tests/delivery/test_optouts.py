@@ -89,6 +89,43 @@ def test_classify_inbound(body: str, action: str) -> None:
     assert classify_inbound(body) == action
 
 
+@pytest.mark.parametrize(
+    ("body", "action"),
+    [
+        # the keyword family, however it is typed
+        ("OPT OUT", "opt_out"),
+        ("opt-out", "opt_out"),
+        ("Opt  -  Out!", "opt_out"),
+        ("ＳＴＯＰ", "opt_out"),  # full-width letters (NFKC)
+        ("ｏｐｔ－ｏｕｔ", "opt_out"),
+        ("STOP 🛑", "opt_out"),
+        ("🛑 stop 🛑", "opt_out"),
+        ("S\u200bTOP", "opt_out"),  # a zero-width space inside the word
+        ("Stop all", "opt_out"),
+        ("STOP!!!", "opt_out"),
+        ("stop, please", "opt_out"),  # a short courtesy tail
+        ("Stop texting me", "opt_out"),
+        ("Unsubscribe me please", "opt_out"),
+        ("REVOKE", "opt_out"),
+        ("opt in", "opt_in"),
+        ("OPT-IN", "opt_in"),
+        ("Ｓｔａｒｔ", "opt_in"),
+        ("help!", "help"),
+        ("Info please", "help"),
+        # conversations stay replies
+        ("please stop by tomorrow", "reply"),
+        ("Stop by tomorrow at 3?", "reply"),
+        ("End of story, great job!", "reply"),
+        ("Cancel my appointment for Friday", "reply"),
+        ("Yes thank you, Mike was great", "reply"),
+        ("Yes thank you", "reply"),  # no tail for opt-in: answering the question must not re-subscribe
+        ("🛑", "reply"),
+    ],
+)
+def test_opt_out_words_are_honoured_however_they_are_typed(body: str, action: str) -> None:
+    assert classify_inbound(body) == action
+
+
 def test_suppress_is_idempotent_normalised_and_reversible(engine: Engine) -> None:
     with unit_of_work(engine) as session:
         assert suppress(session, channel="sms", address="(512) 555-0143", reason="sms_stop", source="test")

@@ -126,6 +126,14 @@ def test_stop_in_any_case_suppresses_and_answers_empty_twiml(client: Gateway, en
         assert session.scalar(select(InboundMessage.action)) == "opt_out"
 
 
+@pytest.mark.parametrize("body", ["OPT OUT", "opt-out", "ＳＴＯＰ", "STOP 🛑", "Stop texting me"])
+def test_opt_out_spelled_any_way_suppresses_the_number(client: Gateway, engine: Engine, body: str) -> None:
+    assert post_signed(client, "/twilio/inbound", inbound(body)).status_code == 200
+    with unit_of_work(engine) as session:
+        assert is_suppressed(session, channel="sms", address=CUSTOMER)
+        assert session.scalar(select(InboundMessage.action)) == "opt_out"
+
+
 def test_start_lifts_the_suppression(client: Gateway, engine: Engine) -> None:
     post_signed(client, "/twilio/inbound", inbound("STOP", sid="SM1"))
     response = post_signed(client, "/twilio/inbound", inbound("start", sid="SM2"))
