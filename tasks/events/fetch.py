@@ -27,6 +27,28 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
     "user": ("sync/user", "user"),
 }
 
+# What a kind costs less to fetch as when the contractor's review trigger never reads it (the Slack and
+# sync fields stay): a job's review fields under visit/invoice triggers, a visit's job under job_closed ...
+WITHOUT_REVIEW: dict[str, tuple[str, str]] = {
+    "job": ("events/job_without_review", "job"),
+    "visit": ("sync/visit", "visit"),
+    "invoice": ("events/invoice_without_review", "invoice"),
+}
+# trigger -> the kinds whose review fields it reads
+REVIEWED_KINDS: dict[str, frozenset[str]] = {
+    "job_closed": frozenset({"job"}),
+    "visit_completed": frozenset({"visit"}),
+    "invoice_created": frozenset({"invoice"}),
+    "invoice_paid": frozenset({"invoice", "payment"}),
+}
+
+
+def documents_for(trigger: str | None) -> dict[str, tuple[str, str]]:
+    """The document of each kind for a review trigger (None: no review requests, only sync and Slack)."""
+    reviewed = REVIEWED_KINDS.get(trigger or "", frozenset())
+    return {kind: doc if kind in reviewed else WITHOUT_REVIEW.get(kind, doc) for kind, doc in DOCUMENTS.items()}
+
+
 # The root field names the Slack notifier asks for -> kind
 ROOT_KINDS = {root: kind for kind, (_, root) in DOCUMENTS.items()}
 
@@ -60,14 +82,17 @@ class ItemCache:
     """Fetches each (kind, id) at most once; `get` answers the node, None when Jobber has it no more, or
     raises the error the fetch raised (so each event that needs the item records the same failure)."""
 
-    def __init__(self, client: JobberClient, *, concurrency: int = 4) -> None:
+    def __init__(
+        self, client: JobberClient, *, concurrency: int = 4, documents: dict[str, tuple[str, str]] | None = None
+    ) -> None:
         self.client = client
         self.concurrency = concurrency
+        self.documents = documents or DOCUMENTS
         self._nodes: dict[tuple[str, str], Node | None | BaseException] = {}
         self.fetches = 0
 
     def _fetch(self, kind: str, item_id: str) -> Node | None | BaseException:
-        document, root = DOCUMENTS[kind]
+        document, root = self.documents[kind]
         self.fetches += 1
         try:
             node = self.client.execute(load_document(document), {"id": item_id}).get(root)
@@ -77,7 +102,7 @@ class ItemCache:
 
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
         """Fetch the keys not fetched yet, a few at a time (the client's pacer keeps Jobber's budget)."""
-        missing = list(dict.fromkeys(k for k in keys if k not in self._nodes and k[0] in DOCUMENTS))
+        missing = list(dict.fromkeys(k for k in keys if k not in self._nodes and k[0] in self.documents))
         if not missing:
             return
         if len(missing) == 1 or self.concurrency <= 1:
@@ -106,4 +131,4 @@ class ItemCache:
         return self.get(ROOT_KINDS[root], item_id)
 
 
-__all__ = ["DOCUMENTS", "ItemCache", "kind_of", "review_view"]
+__all__ = ["DOCUMENTS", "ItemCache", "documents_for", "kind_of", "review_view"]
