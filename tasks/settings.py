@@ -19,6 +19,9 @@ from tasks.errors import ConfigurationError
 
 DEFAULT_API_VERSION = "2025-04-16"
 
+# ADMIN_TOKEN and METRICS_TOKEN shorter than this are refused (a guessable bearer token guards OAuth and data).
+MIN_TOKEN_LENGTH = 16
+
 # Values people leave in .env files copied from guides.
 _PLACEHOLDER = re.compile(
     r"^(|x+|\*+|changeme|change[-_ ]?me|todo|tbd|none|null|placeholder|secret|password|"
@@ -66,6 +69,12 @@ class Settings(BaseSettings):
     gateway_max_body_bytes: int = 256 * 1024
     admin_token: SecretStr | None = Field(default=None, description="Bearer token (or basic-auth password) for /admin.")
     admin_username: str = "admin"
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics (the admin credentials work too)."
+    )
+    gateway_api_docs: bool = Field(
+        default=False, description="Serve /docs and /openapi.json (behind the admin credentials)."
+    )
     make_webhook_token: SecretStr | None = Field(
         default=None, description="Bearer token for /api/webhooks/trigger-review."
     )
@@ -134,6 +143,20 @@ class Settings(BaseSettings):
                 return found
         secret = self.client_secret
         return [secret] if secret is not None else []
+
+    def token_problem(self, field: str) -> str | None:
+        """Why the bearer token in `field` (admin_token, metrics_token) cannot be used, or None when it can."""
+        variable = field.upper()
+        value = getattr(self, field)
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+        if is_placeholder(raw):
+            return f"{variable} is not set (or is still a placeholder)."
+        if len(raw.strip()) < MIN_TOKEN_LENGTH:
+            return (
+                f"{variable} is too short ({len(raw.strip())} characters): use at least {MIN_TOKEN_LENGTH}, "
+                'for example the output of `python -c "import secrets; print(secrets.token_urlsafe(32))"`.'
+            )
+        return None
 
     def require(self, field: str) -> str:
         """The value of a setting that must be present now, or a ConfigurationError naming its variable."""

@@ -2,7 +2,9 @@
 
 Behind ADMIN_TOKEN: `Authorization: Bearer <ADMIN_TOKEN>`, or HTTP basic auth with ADMIN_USERNAME and the
 token as password (what a browser following the Manage App link can send). Both compared in constant time.
-Without ADMIN_TOKEN (or with a placeholder) the page answers 503 and says what to set: it is never open.
+Without ADMIN_TOKEN (or with a placeholder, or one shorter than 16 characters) the page answers 503 and
+says what to set: it is never open. `deny()` is the same check for the other admin-only routes
+(connecting Jobber, /metrics, the API docs).
 The data comes from tasks.admin.dashboard, the HTML from tasks.admin.pages.
 """
 
@@ -19,7 +21,7 @@ from starlette.responses import Response
 
 from tasks.admin.dashboard import Dashboard, dashboard_to_json, load_dashboard
 from tasks.admin.pages import render_dashboard, render_message
-from tasks.settings import Settings, is_placeholder
+from tasks.settings import MIN_TOKEN_LENGTH, Settings
 from tasks.store.db import session_factory
 
 log = logging.getLogger(__name__)
@@ -62,24 +64,44 @@ def check_credentials(authorization: str | None, *, token: str, username: str) -
     return False
 
 
-def _deny(request: Request, *, as_json: bool) -> Response | None:
-    """None when the request may see the admin data, else the 503 / 401 answer."""
+def admin_token(settings: Settings) -> str | None:
+    """ADMIN_TOKEN when it can be used (set, not a placeholder, long enough), else None."""
+    if settings.token_problem("admin_token") is not None or settings.admin_token is None:
+        return None
+    return settings.admin_token.get_secret_value()
+
+
+def is_admin(request: Request) -> bool:
+    """True when the request carries the admin credentials (and ADMIN_TOKEN is usable)."""
     settings: Settings = request.app.state.settings
-    token = settings.admin_token.get_secret_value() if settings.admin_token is not None else ""
-    if is_placeholder(token):
+    token = admin_token(settings)
+    return token is not None and check_credentials(
+        request.headers.get("authorization"), token=token, username=settings.admin_username
+    )
+
+
+def deny(request: Request, *, as_json: bool, what: str = "The admin page") -> Response | None:
+    """None when the request carries the admin credentials, else the 503 (ADMIN_TOKEN unusable) / 401 answer.
+
+    Shared by every admin-only route (the admin page, connecting Jobber, /metrics, the API docs).
+    """
+    settings: Settings = request.app.state.settings
+    problem = settings.token_problem("admin_token")
+    if problem is not None:
         message = (
-            "The admin page is disabled until ADMIN_TOKEN is set. Set ADMIN_TOKEN to a long random value "
-            '(for example the output of `python -c "import secrets; print(secrets.token_urlsafe(32))"`) '
+            f"{what} is disabled: {problem} Set ADMIN_TOKEN to a long random value (at least "
+            f"{MIN_TOKEN_LENGTH} characters, for example the output of "
+            '`python -c "import secrets; print(secrets.token_urlsafe(32))"`) '
             "in the gateway's environment or .env, and restart the gateway."
         )
         if as_json:
             return JSONResponse({"detail": message}, status_code=503, headers=SECURITY_HEADERS)
-        page = render_message(title="Admin page not configured", message=message, tone="error")
+        page = render_message(title=f"{what} is not configured", message=message, tone="error")
         return HTMLResponse(page, status_code=503, headers=SECURITY_HEADERS)
-    if check_credentials(request.headers.get("authorization"), token=token, username=settings.admin_username):
+    if is_admin(request):
         return None
     client = request.client.host if request.client else "?"
-    log.info("Refused admin request from %s: missing or wrong credentials", client)
+    log.info("Refused admin request to %s from %s: missing or wrong credentials", request.url.path, client)
     headers = {**SECURITY_HEADERS, "WWW-Authenticate": 'Basic realm="jobberflow admin", charset="UTF-8"'}
     message = "Sign in with the admin username and ADMIN_TOKEN, or send Authorization: Bearer <ADMIN_TOKEN>."
     if as_json:
@@ -89,6 +111,9 @@ def _deny(request: Request, *, as_json: bool) -> Response | None:
         status_code=401,
         headers=headers,
     )
+
+
+_deny = deny
 
 
 def _dashboard(request: Request) -> Dashboard:

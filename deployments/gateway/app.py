@@ -5,6 +5,11 @@ State shared by the routers lives on `app.state`: `settings` (tasks.settings.Set
 adds `inbox_writer` (the group-commit writer), `relay` (inbox -> Prefect events) and `metrics`
 (deployments.gateway.metrics.metrics_for).
 
+Every route's request body is limited to GATEWAY_MAX_BODY_BYTES while it is read
+(deployments/gateway/body.py). `/docs` and `/openapi.json` are off unless GATEWAY_API_DOCS=true, and then
+behind the admin credentials. A configured ADMIN_TOKEN or METRICS_TOKEN that is too short is reported at
+startup (and the routes it guards stay closed).
+
 The lifespan starts the relay as a background task and, on shutdown, stops it and flushes the inbox
 writer. Set JOBBERFLOW_GATEWAY_RELAY=off (or pass relay=False) for a gateway that only ingests, for
 example the workers of a multi-process gateway whose relay runs elsewhere (deployments/gateway/server.py).
@@ -18,11 +23,15 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tasks.settings import Settings, get_settings
+from deployments.gateway.body import BodyLimitMiddleware
+from tasks.settings import Settings, get_settings, is_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +74,7 @@ def create_app(
     from deployments.gateway import admin, health, oauth, reviews, slack, twilio, webhooks
     from deployments.gateway.metrics import metrics_for
     from deployments.gateway.relay import Relay
+    from deployments.gateway.wakeup import Waker
     from tasks.store.db import get_engine
 
     settings = settings or get_settings()
@@ -77,6 +87,7 @@ def create_app(
             app.state.relay = Relay(
                 app.state.engine,
                 api_url=prefect_api_url,
+                waker=Waker(app.state.engine, max_in_flight=settings.relay_max_wakeups),
                 on_sent=lambda n: metrics_for(app).relay_events.labels(outcome="sent").inc(n),
             )
             task = asyncio.create_task(app.state.relay.run(), name="jobber-relay")
@@ -93,7 +104,17 @@ def create_app(
             if writer is not None:
                 await asyncio.to_thread(writer.close)
 
-    app = GatewayApp(title="jobberflow gateway", version="0.1.0", lifespan=lifespan)
+    # No public API docs: the schema lists every route and parameter. GATEWAY_API_DOCS=true serves them to the admin.
+    app = GatewayApp(
+        title="jobberflow gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.add_middleware(BodyLimitMiddleware, limit=settings.gateway_max_body_bytes)
+    _report_short_tokens(settings)
     app.state.settings = settings
     app.state.engine = engine or get_engine(settings.resolved_database_url)
     app.state.relay = None
@@ -102,4 +123,36 @@ def create_app(
     app.webhook_shortcut = webhooks.fast_path(app)
     for module in (health, webhooks, oauth, slack, twilio, reviews, admin):
         app.include_router(module.router)
+    if settings.gateway_api_docs:
+        _add_admin_docs(app)
     return app
+
+
+def _report_short_tokens(settings: Settings) -> None:
+    """Say at startup, naming the variable, when a configured bearer token is refused for being too short."""
+    for field, consequence in (
+        ("admin_token", "The admin page, /auth/jobber/connect and the API docs stay closed until it is fixed."),
+        ("metrics_token", "/metrics does not accept it until it is fixed."),
+    ):
+        value = getattr(settings, field)
+        if value is None or is_placeholder(value.get_secret_value()):
+            continue
+        problem = settings.token_problem(field)
+        if problem is not None:
+            log.error("%s %s", problem, consequence)
+
+
+def _add_admin_docs(app: FastAPI) -> None:
+    """`GET /openapi.json` and `GET /docs` (Swagger UI), for the admin only."""
+    from deployments.gateway.admin import SECURITY_HEADERS, deny
+
+    async def openapi(request: Request) -> Response:
+        denied = deny(request, as_json=True, what="The API docs")
+        return denied or JSONResponse(app.openapi(), headers=SECURITY_HEADERS)
+
+    async def docs(request: Request) -> Response:
+        denied = deny(request, as_json=False, what="The API docs")
+        return denied or get_swagger_ui_html(openapi_url="/openapi.json", title="jobberflow gateway: API")
+
+    app.add_api_route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)

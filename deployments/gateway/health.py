@@ -1,4 +1,12 @@
-"""Gateway routes: `GET /healthz` (liveness + database) and `GET /metrics` (Prometheus text)."""
+"""Gateway routes: `GET /healthz` (liveness + database) and `GET /metrics` (Prometheus text).
+
+`/healthz` is public on purpose: it says "ok" or "error" and a few counters, nothing about the data, so a
+load balancer or uptime monitor can call it without credentials. `/metrics` describes the business
+(webhook volume, backlog, Jobber budget, Slack outbox), so it needs `Authorization: Bearer <METRICS_TOKEN>`
+(what Prometheus sends with `authorization: {credentials: ...}`) or the admin credentials. Anything else
+gets 401; with neither METRICS_TOKEN nor ADMIN_TOKEN usable, the 401 says which variable to set. A token
+shorter than 16 characters is refused like ADMIN_TOKEN.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.responses import Response
 
+from deployments.gateway.admin import SECURITY_HEADERS, check_credentials, is_admin
 from deployments.gateway.metrics import CONTENT_TYPE_LATEST, metrics_for, render
+from tasks.settings import MIN_TOKEN_LENGTH, Settings
 from tasks.store import inbox
 
 log = logging.getLogger(__name__)
@@ -78,7 +88,39 @@ def refresh_gauges(app: Any) -> None:
         log.warning("metrics: Jobber usage or Slack outbox unavailable", exc_info=True)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def _metrics_denied(request: Request) -> Response | None:
+    """None when the request may read /metrics, else the 401 answer (saying what to set when nothing is)."""
+    settings: Settings = request.app.state.settings
+    metrics_problem = settings.token_problem("metrics_token")
+    admin_problem = settings.token_problem("admin_token")
+    if metrics_problem is not None and admin_problem is not None:
+        detail = (
+            f"/metrics is disabled: {metrics_problem} {admin_problem} Set METRICS_TOKEN (a random value of at "
+            f"least {MIN_TOKEN_LENGTH} characters, sent as Authorization: Bearer) or ADMIN_TOKEN, and restart "
+            "the gateway."
+        )
+        log.warning("Refused /metrics: neither METRICS_TOKEN nor ADMIN_TOKEN is usable")
+        return JSONResponse({"detail": detail}, status_code=401, headers=SECURITY_HEADERS)
+    authorization = request.headers.get("authorization")
+    if metrics_problem is None and settings.metrics_token is not None:
+        token = settings.metrics_token.get_secret_value()
+        if check_credentials(authorization, token=token, username=settings.admin_username):
+            return None
+    if is_admin(request):
+        return None
+    log.info("Refused /metrics: missing or wrong credentials")
+    return JSONResponse(
+        {"detail": "Send Authorization: Bearer <METRICS_TOKEN> (or the admin credentials)."},
+        status_code=401,
+        headers={**SECURITY_HEADERS, "WWW-Authenticate": 'Basic realm="jobberflow admin", charset="UTF-8"'},
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics (METRICS_TOKEN or the admin credentials)", response_class=Response)
 async def metrics(request: Request) -> Response:
+    denied = _metrics_denied(request)
+    if denied is not None:
+        metrics_for(request.app).request("metrics", "unauthorized")
+        return denied
     await asyncio.to_thread(refresh_gauges, request.app)
-    return Response(content=render(request.app), media_type=CONTENT_TYPE_LATEST)
+    return Response(content=render(request.app), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
 from tasks.reviews.make import MakeReviewTrigger, plan_make_request
 from tasks.reviews.pipeline import branding_for
 from tasks.reviews.records import request_by_click_token
@@ -176,9 +177,12 @@ def _problem(status: int, detail: Any) -> JSONResponse:
 async def trigger_review(request: Request) -> Response:
     """Plan a review request from a Make.com scenario's mapped fields (202 with the request's id and status)."""
     settings = _settings(request)
-    raw = await request.body()
-    if len(raw) > settings.gateway_max_body_bytes:
+    try:
+        raw = await read_request_body(request, settings.gateway_max_body_bytes)
+    except BodyTooLarge:
         return _problem(413, "body too large")
+    except ClientDisconnected:
+        return _problem(400, "the request body did not arrive")
     if _authorized(request, raw, settings) is None:
         log.warning("trigger-review: refused a request without a valid bearer token or X-Signature")
         return _problem(401, "unauthorized")

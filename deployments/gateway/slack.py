@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
 from deployments.gateway.metrics import metrics_for
 from tasks.settings import Settings
 from tasks.slack.commands import (
@@ -40,24 +41,6 @@ router = APIRouter()
 
 DEFAULT_DEADLINE_S = 2.5
 ENDPOINT = "/slack/commands"
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _unauthorized() -> JSONResponse:
@@ -96,9 +79,11 @@ async def slack_command(request: Request) -> Response:
 async def _answer(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     try:
-        body = await _read_body(request, settings.gateway_max_body_bytes)
-    except _BodyTooLarge:
+        body = await read_request_body(request, settings.gateway_max_body_bytes)
+    except BodyTooLarge:
         return JSONResponse({"error": "request too large"}, status_code=413)
+    except ClientDisconnected:
+        return _unauthorized()
     secret = settings.slack_signing_secret
     check = verify_slack_signature(
         secrets=signing_secrets(secret.get_secret_value() if secret is not None else None),

@@ -6,7 +6,8 @@ Configure in the Twilio console (or on the Messaging Service):
 
 Every request must carry a valid `X-Twilio-Signature`, checked with Twilio's own `RequestValidator`
 over the PUBLIC URL (Twilio signs the address it called, not the one this process sees behind a proxy)
-and the form parameters. A bad signature gets a generic 403 and nothing is stored.
+and the form parameters. A bad signature gets a generic 403 and nothing is stored. The body is read
+under GATEWAY_MAX_BODY_BYTES (413 as soon as it is larger, before it is read whole or checked).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.datastructures import MultiDict
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
+from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
 from tasks.delivery.phone import mask_phone
 from tasks.settings import Settings, is_placeholder
 from tasks.store.db import unit_of_work
@@ -48,26 +50,34 @@ def public_url_for(settings: Settings, request: Request) -> str:
     return url
 
 
-async def _verified_form(request: Request) -> MultiDict | None:
-    """The form parameters when the request is signed by Twilio, else None (the reason is logged)."""
+def _too_large() -> Response:
+    return Response("Request body too large", status_code=413, media_type="text/plain")
+
+
+async def _verified_form(request: Request) -> MultiDict | Response:
+    """The form parameters when the request is signed by Twilio, else the refusal (the reason is logged)."""
     settings: Settings = request.app.state.settings
-    body = await request.body()
-    if len(body) > settings.gateway_max_body_bytes:
-        logger.warning("Twilio webhook %s rejected: body of %d bytes is too large", request.url.path, len(body))
-        return None
+    limit = settings.gateway_max_body_bytes
+    try:
+        body = await read_request_body(request, limit)
+    except BodyTooLarge:
+        logger.warning("Twilio webhook %s rejected: body larger than %d bytes", request.url.path, limit)
+        return _too_large()
+    except ClientDisconnected:
+        return _forbidden()
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
     if is_placeholder(token):
         logger.warning("Twilio webhook %s rejected: TWILIO_AUTH_TOKEN is not set", request.url.path)
-        return None
+        return _forbidden()
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature:
         logger.warning("Twilio webhook %s rejected: no %s header", request.url.path, SIGNATURE_HEADER)
-        return None
+        return _forbidden()
     try:
         params = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError:
         logger.warning("Twilio webhook %s rejected: body is not UTF-8 form data", request.url.path)
-        return None
+        return _forbidden()
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     validator = RequestValidator(token)
     if not validator.validate(public_url_for(settings, request), params, signature, algorithm):
@@ -75,7 +85,7 @@ async def _verified_form(request: Request) -> MultiDict | None:
             "Twilio webhook %s rejected: signature does not match (is PUBLIC_URL the address Twilio calls?)",
             request.url.path,
         )
-        return None
+        return _forbidden()
     return params
 
 
@@ -96,8 +106,8 @@ def _help_reply(settings: Settings) -> str:
 async def twilio_inbound(request: Request) -> Response:
     """An SMS a customer sent: STOP/START/HELP keywords and replies. Answers TwiML."""
     params = await _verified_form(request)
-    if params is None:
-        return _forbidden()
+    if isinstance(params, Response):
+        return params
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
     from_number = str(params.get("From") or "")
@@ -126,8 +136,8 @@ async def twilio_inbound(request: Request) -> Response:
 async def twilio_status(request: Request) -> Response:
     """A delivery receipt for a message we sent: updates its Delivery row."""
     params = await _verified_form(request)
-    if params is None:
-        return _forbidden()
+    if isinstance(params, Response):
+        return params
     engine: Engine = request.app.state.engine
     sid = str(params.get("MessageSid") or params.get("SmsSid") or "")
     status = str(params.get("MessageStatus") or params.get("SmsStatus") or "")

@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_body
 from deployments.gateway.metrics import metrics_for
 from tasks.jobber.webhooks import SIGNATURE_HEADER, JobberWebhook, parse_event, verify
 from tasks.store.inbox import InboxRow, InboxUnavailable, InboxWriter
@@ -44,37 +45,10 @@ _MALFORMED = b'{"detail":"malformed webhook"}'
 _UNAVAILABLE = b'{"detail":"temporarily unavailable, retry later"}'
 
 
-class _TooLarge(Exception):
-    pass
-
-
-class _Disconnected(Exception):
-    pass
-
-
-async def _read_body(receive: Receive, declared: bytes | str | None, limit: int) -> bytes:
-    """The raw body from the ASGI receive channel, refusing (before reading it whole) more than `limit` bytes."""
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _TooLarge
-        except ValueError:
-            pass  # the server already refuses an unreadable Content-Length; count instead
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+# The capped reader is shared with every route (deployments/gateway/body.py); these names stay for this module.
+_TooLarge = BodyTooLarge
+_Disconnected = ClientDisconnected
+_read_body = read_body
 
 
 def _secrets(app: Any) -> list[str]:
@@ -233,41 +207,11 @@ async def _disconnect(app: Any, webhook: JobberWebhook) -> None:
 def apply_disconnect(engine: Any, webhook: JobberWebhook) -> str | None:
     """Mark the account of `webhook` disconnected and delete its tokens; the account key, or None if skipped.
 
-    The account is found by its Jobber account id, else the single-account installation's "default"
-    (unless "default" belongs to another Jobber account). A disconnect older than the account's current
-    tokens (Jobber re-delivering it after a reconnect) is ignored.
+    Only the Jobber account this installation is pinned to counts (tasks.jobber.auth.apply_app_disconnect).
     """
-    from tasks.jobber.auth import mark_disconnected
-    from tasks.store import accounts
-    from tasks.store.db import unit_of_work
-    from tasks.store.models import Account, JobberToken
+    from tasks.jobber.auth import apply_app_disconnect
 
-    with unit_of_work(engine) as session:
-        account = accounts.find_account_by_jobber_id(session, jobber_account_id=webhook.account_id)
-        if account is None:
-            default = session.get(Account, "default")
-            if default is not None and default.jobber_account_id not in (None, webhook.account_id):
-                log.warning("APP_DISCONNECT for an account this installation does not know: ignored")
-                return None
-            key = "default"
-        else:
-            key = account.key
-        token = session.get(JobberToken, key)
-        occurred = _parse_time(webhook.occurred_at)
-        saved = accounts.as_utc(token.updated_at) if token is not None else None
-        if occurred is not None and saved is not None and saved > occurred:
-            log.info("APP_DISCONNECT older than the account's current tokens (a reconnect followed): ignored")
-            return None
-    mark_disconnected(engine, account_key=key, reason=f"Jobber sent APP_DISCONNECT at {webhook.occurred_at}")
-    return key
-
-
-def _parse_time(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return apply_app_disconnect(engine, jobber_account_id=webhook.account_id, occurred_at=webhook.occurred_at)
 
 
 _OPENAPI: dict[str, Any] = {

@@ -12,7 +12,9 @@ on; any other refusal (`invalid_client`, a bare 400) is a configuration problem
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,11 +33,14 @@ from tasks.errors import (
 )
 from tasks.store import accounts
 from tasks.store.db import unit_of_work
+from tasks.store.models import JobberToken
 
 log = logging.getLogger(__name__)
 
 # Refresh this long before the JWT says the token expires, so a request never races the expiry.
 EXPIRY_MARGIN = timedelta(seconds=60)
+# After a failed attempt to learn which Jobber account the stored tokens belong to, try again this much later.
+PIN_RETRY_S = 300.0
 
 RECONNECT_MESSAGES = (
     "user has disconnected this app",
@@ -212,13 +217,20 @@ class DatabaseTokenProvider:
         oauth: OAuthClient,
         account_key: str = "default",
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        identify: Callable[[str], str] | None = None,
     ) -> None:
+        """`identify(access_token)` answers the Jobber account id of a token (Jobber's `account { id }`):
+        given, the account's id is recorded on first use when it is not yet (tokens seeded from the
+        environment), which pins the installation to that account (see `apply_app_disconnect` and
+        `tasks.jobber.connect.store_connection`)."""
         self._engine = engine
         self._oauth = oauth
         self.account_key = account_key
         self._now = now
         self._cached: accounts.StoredTokens | None = None
         self.refreshes = 0
+        self._identify = identify
+        self._pin_after = 0.0 if identify is not None else math.inf
 
     def seed(self, *, access_token: str | None, refresh_token: str | None) -> None:
         """Store tokens from the environment when the database has none for this account yet."""
@@ -260,6 +272,12 @@ class DatabaseTokenProvider:
             return tokens
 
     def access_token(self) -> str:
+        token = self._current_token()
+        if time.monotonic() >= self._pin_after:
+            self.pin_account(token)
+        return token
+
+    def _current_token(self) -> str:
         tokens = self._cached if self._fresh(self._cached) else None
         if tokens is None:
             tokens = self._load()
@@ -267,6 +285,32 @@ class DatabaseTokenProvider:
         if self._fresh(tokens) and tokens.access_token is not None:
             return tokens.access_token
         return self._refresh(seen_generation=tokens.generation)
+
+    def pin_account(self, access_token: str | None = None) -> str | None:
+        """The recorded Jobber account id of this account, asking Jobber (and recording it) when unknown.
+
+        None when it could not be learned now (no `identify`, or Jobber did not answer: retried later).
+        Never raises: the caller's own request goes on either way.
+        """
+        self._pin_after = math.inf  # one attempt at a time; reset below when it fails
+        try:
+            with unit_of_work(self._engine) as session:
+                pinned = accounts.pinned_jobber_account(session, account_key=self.account_key)
+            if pinned is not None or self._identify is None:
+                return pinned
+            jobber_id = self._identify(access_token or self._current_token())
+            with unit_of_work(self._engine) as session:
+                pinned = accounts.pin_jobber_account(session, account_key=self.account_key, jobber_account_id=jobber_id)
+        except Exception as exc:  # noqa: BLE001 - recording the id must never fail the caller's request
+            self._pin_after = time.monotonic() + PIN_RETRY_S
+            log.warning(
+                "Could not learn which Jobber account the tokens of account %s belong to (%s); trying again later",
+                self.account_key,
+                type(exc).__name__,
+            )
+            return None
+        log.info("Account %s is Jobber account %s (recorded)", self.account_key, pinned)
+        return pinned
 
     def after_unauthorized(self, rejected: str) -> str:
         cached = self._cached
@@ -331,8 +375,43 @@ def mark_disconnected(engine: Engine, *, account_key: str, reason: str) -> None:
         accounts.mark_reconnect_needed(session, account_key=account_key, reason=reason, disconnected=True)
 
 
+def _parse_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def apply_app_disconnect(engine: Engine, *, jobber_account_id: str, occurred_at: str) -> str | None:
+    """Jobber's signed APP_DISCONNECT for `jobber_account_id`: the account key whose tokens were dropped, or None.
+
+    Only the account this installation is pinned to counts: the stored account whose recorded Jobber
+    account id (`accounts.jobber_account_id`, written when connecting or on the first use of tokens seeded
+    from JOBBER_REFRESH_TOKEN) is `jobber_account_id`. Every Jobber account that installed the app sends
+    correctly signed webhooks, so a disconnect from any other account (or one arriving before the
+    installation's account is known) changes nothing. A disconnect older than the account's current
+    tokens (Jobber re-delivering it after a reconnect) changes nothing either.
+    """
+    with unit_of_work(engine) as session:
+        account = accounts.find_account_by_jobber_id(session, jobber_account_id=jobber_account_id)
+        if account is None:
+            log.warning("APP_DISCONNECT from a Jobber account this installation is not connected to: ignored")
+            return None
+        key = account.key
+        token = session.get(JobberToken, key)
+        occurred = _parse_time(occurred_at)
+        saved = accounts.as_utc(token.updated_at) if token is not None else None
+        if occurred is not None and saved is not None and saved > occurred:
+            log.info("APP_DISCONNECT older than the account's current tokens (a reconnect followed): ignored")
+            return None
+    mark_disconnected(engine, account_key=key, reason=f"Jobber sent APP_DISCONNECT at {occurred_at}")
+    return key
+
+
 __all__ = [
     "DatabaseTokenProvider",
+    "apply_app_disconnect",
     "JobberAuthError",
     "OAuthClient",
     "StaticTokenProvider",

@@ -29,6 +29,7 @@ def build_token_provider(settings: Settings, *, http: httpx.Client | None = None
     refresh_token = _secret(settings.jobber_refresh_token)
     client_secret = _secret(settings.client_secret)
     if settings.jobber_client_id and client_secret:
+        from tasks.jobber.connect import account_identifier
         from tasks.store.db import get_engine
         from tasks.store.migrate import upgrade_database
 
@@ -43,6 +44,10 @@ def build_token_provider(settings: Settings, *, http: httpx.Client | None = None
                 timeout=settings.jobber_timeout_s,
             ),
             account_key=account_key,
+            # Tokens seeded from the environment: record their Jobber account on first use (pins the install).
+            identify=account_identifier(
+                graphql_url=settings.graphql_url, api_version=settings.jobber_api_version, http=http
+            ),
         )
         provider.seed(access_token=api_key, refresh_token=refresh_token)
         return provider

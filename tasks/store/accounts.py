@@ -43,6 +43,31 @@ def ensure_account(
     return account
 
 
+def pinned_jobber_account(session: Session, *, account_key: str) -> str | None:
+    """The Jobber account id recorded for `account_key` (the account this installation is pinned to), or None."""
+    account = session.get(Account, account_key)
+    return account.jobber_account_id if account is not None and account.jobber_account_id else None
+
+
+def pin_jobber_account(session: Session, *, account_key: str, jobber_account_id: str) -> str:
+    """Record the Jobber account id of `account_key` when none is recorded yet; returns the recorded id.
+
+    An id already recorded is never changed here: replacing the connected account is an explicit admin
+    action (`tasks.jobber.connect.store_connection(..., replace=True)`).
+    """
+    account = ensure_account(session, key=account_key)
+    if not account.jobber_account_id:
+        account.jobber_account_id = jobber_account_id
+        session.flush()
+    return account.jobber_account_id
+
+
+def has_tokens(session: Session, *, account_key: str) -> bool:
+    """True when an access or refresh token is stored for `account_key`."""
+    tokens = read_tokens(session, account_key=account_key)
+    return tokens is not None and bool(tokens.access_token or tokens.refresh_token)
+
+
 def find_account_by_jobber_id(session: Session, *, jobber_account_id: str) -> Account | None:
     return session.scalars(select(Account).where(Account.jobber_account_id == jobber_account_id)).first()
 

@@ -342,6 +342,34 @@ def test_without_an_admin_token_the_page_is_closed_and_says_what_to_set(sqlite_u
     assert data.status_code == 503 and "ADMIN_TOKEN" in data.json()["detail"]
 
 
+@pytest.mark.parametrize("length", [1, 8, 15])
+def test_a_short_admin_token_keeps_the_page_closed_and_is_named_at_startup(
+    sqlite_url: str, length: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from deployments.gateway.app import create_app
+    from tests.gateway.test_webhooks_support import close_gateway
+
+    short = "k7Q2pX9mZ4vR1tY8"[:length]
+    with caplog.at_level(logging.ERROR, logger="deployments.gateway.app"):
+        close_gateway(create_app(make_settings(database_url=sqlite_url, admin_token=SecretStr(short)), relay=False))
+    assert any(f"ADMIN_TOKEN is too short ({length} characters)" in r.getMessage() for r in caplog.records)
+    app = admin_app(sqlite_url, admin_token=SecretStr(short))
+    with serve(lambda _: app) as url, httpx.Client(base_url=url) as client:
+        page = client.get("/admin/jobber", headers=basic("admin", short))  # the right credentials
+        data = client.get("/admin/jobber.json", headers={"Authorization": f"Bearer {short}"})
+    assert page.status_code == 503 and "ADMIN_TOKEN is too short" in page.text and "at least 16" in page.text
+    assert data.status_code == 503 and "ADMIN_TOKEN is too short" in data.json()["detail"]
+
+
+def test_an_admin_token_of_sixteen_characters_is_accepted(sqlite_url: str) -> None:
+    token = "k7Q2pX9mZ4vR1tY8"
+    app = admin_app(sqlite_url, admin_token=SecretStr(token))
+    with serve(lambda _: app) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/admin/jobber.json", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -148,8 +148,16 @@ CANARY_CLIENT_SECRET = "canary-client-secret-9d1e"  # noqa: S105
 CANARY_WEBHOOK_SECRET = "canary-webhook-secret-5b7c"  # noqa: S105
 CANARY_ACCESS_TOKEN = "canary-access-token-42aa"  # noqa: S105
 CANARY_REFRESH_TOKEN = "canary-refresh-token-77bb"  # noqa: S105
+CANARY_METRICS_TOKEN = "canary-metrics-token-31cc"  # noqa: S105
 CANARY_PHONE = "+15555550123"
-CANARIES = (CANARY_CLIENT_SECRET, CANARY_WEBHOOK_SECRET, CANARY_ACCESS_TOKEN, CANARY_REFRESH_TOKEN, CANARY_PHONE)
+CANARIES = (
+    CANARY_CLIENT_SECRET,
+    CANARY_WEBHOOK_SECRET,
+    CANARY_ACCESS_TOKEN,
+    CANARY_REFRESH_TOKEN,
+    CANARY_METRICS_TOKEN,
+    CANARY_PHONE,
+)
 
 
 def test_canary_secrets_never_appear_in_logs(db_url: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -172,6 +180,7 @@ def test_canary_secrets_never_appear_in_logs(db_url: str, caplog: pytest.LogCapt
         jobber_webhook_secret=f"{CANARY_WEBHOOK_SECRET},{CANARY_CLIENT_SECRET}",
         jobber_api_key=CANARY_ACCESS_TOKEN,
         jobber_refresh_token=CANARY_REFRESH_TOKEN,
+        metrics_token=CANARY_METRICS_TOKEN,
         gateway_max_body_bytes=4096,
     )
     good = webhook_body("CLIENT_UPDATE", item_id=CANARY_PHONE, account_id="acc-canary")
@@ -193,7 +202,12 @@ def test_canary_secrets_never_appear_in_logs(db_url: str, caplog: pytest.LogCapt
         for body, headers in requests:
             codes.append((await client.post("/webhooks/jobber", content=body, headers=headers)).status_code)
         codes.append((await client.get("/healthz")).status_code)
-        codes.append((await client.get("/metrics")).status_code)
+        codes.append(
+            (await client.get("/metrics", headers={"Authorization": f"Bearer {CANARY_METRICS_TOKEN}"})).status_code
+        )
+        codes.append(
+            (await client.get("/metrics", headers={"Authorization": f"Bearer {CANARY_ACCESS_TOKEN}"})).status_code
+        )
         return codes
 
     try:
@@ -201,10 +215,48 @@ def test_canary_secrets_never_appear_in_logs(db_url: str, caplog: pytest.LogCapt
             codes = call(app, go)
     finally:
         close_gateway(app)
-    assert codes == [200, 200, 401, 401, 400, 401, 413, 200, 200, 200]
+    assert codes == [200, 200, 401, 401, 400, 401, 413, 200, 200, 200, 401]
     with unit_of_work(engine) as session:
         assert accounts.read_tokens(session, account_key="default") is None  # the disconnect happened
     assert caplog.records, "the refusals above are logged"
     text = caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records)
+    for canary in CANARIES:
+        assert canary not in text
+
+
+def test_canary_tokens_never_appear_in_logged_database_errors(db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A database error while storing tokens (here: a second token row for the same account) is logged with
+    its traceback, as the gateway's OAuth callback does: the statement appears, the tokens never do."""
+    import sqlalchemy as sa
+
+    from tasks.store import accounts
+    from tasks.store.db import get_engine, unit_of_work
+    from tasks.store.models import JobberToken
+
+    engine = get_engine(db_url)
+    with unit_of_work(engine) as session:
+        accounts.save_tokens(
+            session, account_key="default", access_token="at-0", refresh_token="rt-0", access_expires_at=None
+        )
+    log = logging.getLogger("deployments.gateway.oauth")
+    error: Exception | None = None
+    with caplog.at_level(logging.DEBUG):
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.insert(JobberToken).values(
+                        account_key="default",
+                        access_token=CANARY_ACCESS_TOKEN,
+                        refresh_token=CANARY_REFRESH_TOKEN,
+                        generation=1,
+                    )
+                )
+        except sa.exc.IntegrityError as exc:
+            error = exc
+            log.exception("Could not store the Jobber connection")
+            log.error("Could not store the Jobber connection: %s", exc)
+    assert error is not None, "the duplicate row must fail"
+    assert "jobber_tokens" in caplog.text  # the error is still useful: it names the table
+    text = caplog.text + str(error) + repr(error)
     for canary in CANARIES:
         assert canary not in text

@@ -8,8 +8,9 @@ for every scheme the gateway checks (Jobber HMAC, Slack v0, Twilio, Make bearer 
 basic). Every secret is configured, so every verification path runs. No request is ever correctly signed,
 so no table may change: checked after every request (the diff names the request) and after each route's run.
 
-OAuth's callback accepts a `code` without `state` (installs from Jobber's App Marketplace) and trades it at
-Jobber's token endpoint: the gateway is pointed at a local Jobber sandbox, which refuses the fuzzed codes.
+OAuth's connect is admin-only and its callback needs a state bound to the admin's cookie, so no fuzzed code
+reaches Jobber's token endpoint; the gateway is pointed at a local Jobber sandbox all the same. Oversized
+bodies streamed without Content-Length (up to 25 MiB) must be refused with 413 while they are read.
 """
 
 from __future__ import annotations
@@ -91,12 +92,24 @@ REFUSALS: dict[str, frozenset[int]] = {
     "/webhooks/jobber": frozenset({401, 413}),
     "/webhooks/jobber/webhooks": frozenset({401, 413}),
     "/slack/commands": frozenset({401, 413}),
-    "/twilio/inbound": frozenset({403}),
-    "/twilio/status": frozenset({403}),
+    "/twilio/inbound": frozenset({403, 413}),
+    "/twilio/status": frozenset({403, 413}),
     "/api/webhooks/trigger-review": frozenset({401, 413}),
     "/admin/jobber": frozenset({401}),
     "/admin/jobber.json": frozenset({401}),
+    "/auth/jobber/connect": frozenset({401}),
+    "/metrics": frozenset({401}),
 }
+# Routes that read a body: an oversized streamed one is 413, whatever the credentials.
+BODY_ROUTES = (
+    "/webhooks/jobber",
+    "/webhooks/jobber/webhooks",
+    "/slack/commands",
+    "/twilio/inbound",
+    "/twilio/status",
+    "/api/webhooks/trigger-review",
+)
+HUGE_STREAM = 25 * 1024 * 1024
 ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 _PATH_PARAM = re.compile(r"\{[^}]*\}")
 
@@ -478,7 +491,8 @@ def requests_for(draw: st.DrawFn, endpoint: Endpoint) -> FuzzRequest:
         query=query,
         headers=tuple((name, value.encode()) for name, value in headers),  # a server passes UTF-8 bytes on
         body=body,
-        chunked=bool(body) and draw(st.integers(0, 5)) == 0,
+        # one in six streamed without Content-Length; oversized bodies one in two (read until the cap)
+        chunked=bool(body) and draw(st.integers(0, 1 if len(body) > MAX_BODY else 5)) == 0,
     )
 
 
@@ -623,7 +637,13 @@ def test_every_route_never_5xx_and_stores_nothing_unverified(
 
 # -- requests the fuzz found (or might miss): each one, on both databases, every run --------------------------
 def _req(
-    method: str, path: str, *, query: dict[str, str] | None = None, headers: Any = (), body: bytes = b""
+    method: str,
+    path: str,
+    *,
+    query: dict[str, str] | None = None,
+    headers: Any = (),
+    body: bytes = b"",
+    chunked: bool = False,
 ) -> FuzzRequest:
     return FuzzRequest(
         method,
@@ -631,8 +651,21 @@ def _req(
         tuple((query or {}).items()),
         tuple((k, v if isinstance(v, bytes) else v.encode()) for k, v in headers),
         body,
-        chunked=False,
+        chunked=chunked,
     )
+
+
+_HUGE_FORM = b"Body=" + b"x" * (HUGE_STREAM - 5)
+_HUGE_JSON = b'{"job_id":"' + b"1" * (HUGE_STREAM - 13) + b'"}'
+_OVERSIZE_STREAMS: list[tuple[str, FuzzRequest]] = [
+    (path, _req("POST", path, headers=headers, body=body, chunked=True))
+    for path in BODY_ROUTES
+    for headers, body in (
+        ([("Content-Type", "application/x-www-form-urlencoded"), ("X-Twilio-Signature", "x")], _HUGE_FORM),
+        ([("Content-Type", "application/json"), ("Authorization", "Bearer " + MAKE_TOKEN)], _HUGE_JSON),
+        ([("Content-Type", "application/json")], b"a" * (MAX_BODY + 1)),
+    )
+]
 
 
 EDGE_CASES: list[tuple[str, FuzzRequest]] = [
@@ -686,6 +719,36 @@ EDGE_CASES: list[tuple[str, FuzzRequest]] = [
         _req("POST", "/webhooks/jobber", headers=[("Content-Length", "0"), ("X-Jobber-Hmac-SHA256", "=")], body=b"{}"),
     ),
 ]
+
+
+def test_oversized_streamed_bodies_are_refused_with_413_while_read(fuzz_gateway: FastAPI) -> None:
+    """25 MiB streamed without Content-Length to every route that reads a body: 413, never 500, nothing
+    stored, and the gateway stops reading soon after the limit (it never holds the whole body)."""
+    counting = count_query(fuzz_gateway.state.engine)
+    baseline = row_counts(fuzz_gateway.state.engine, counting)
+    for path, req in _OVERSIZE_STREAMS:
+        endpoint = next(e for e in ROUTES if e.path == path)
+        pulled = 0
+
+        async def counted(body: bytes = req.body, size: int = 700) -> AsyncIterator[bytes]:
+            nonlocal pulled
+            for start in range(0, len(body), size):
+                pulled += min(size, len(body) - start)
+                yield body[start : start + size]
+
+        async def go(client: httpx.AsyncClient, req: FuzzRequest = req, counted: Any = counted) -> httpx.Response:
+            request = client.build_request(
+                req.method, req.url, content=counted(), headers=[(k.encode(), v) for k, v in req.headers]
+            )
+            return await client.send(request)
+
+        where = f"route {endpoint}: {req.describe()}"
+        resp = call(fuzz_gateway, go)
+        assert resp.status_code == 413, f"{where}\n-> HTTP {resp.status_code}: {resp.text[:300]}"
+        assert pulled <= MAX_BODY + 700, f"{where}\n-> read {pulled} bytes before refusing"
+    assert_nothing_stored(
+        fuzz_gateway, baseline, counting, "oversized streams", [r.describe() for _, r in _OVERSIZE_STREAMS]
+    )
 
 
 def test_edge_requests_never_5xx_and_store_nothing(fuzz_gateway: FastAPI) -> None:

@@ -369,13 +369,15 @@ def test_app_disconnect_marks_the_account_disconnected_and_deletes_its_tokens(ga
         assert accounts.read_tokens(session, account_key="default") is not None  # another account: untouched
     assert [r["topic"] for r in inbox_rows(db_url)] == ["APP_DISCONNECT"]
 
-    # an unknown Jobber account falls back to the single-account installation's "default"
+    # Another Jobber account's disconnect (correctly signed: every account that installed the app signs with
+    # the same secret) is stored, but never logs out an installation it is not pinned to, not even the
+    # single-account "default" whose Jobber account is not recorded yet (tokens from JOBBER_REFRESH_TOKEN).
     body = webhook_body("APP_DISCONNECT", item_id="acc-x", account_id="acc-unknown", occurred_at=when)
     assert post(gateway, body, signed_headers(body)).status_code == 200
     with unit_of_work(engine) as session:
-        assert accounts.read_tokens(session, account_key="default") is None
-        status = accounts.account_status(session, account_key="default")
-        assert status is not None and status[0] == "disconnected"
+        assert accounts.read_tokens(session, account_key="default") is not None
+        assert accounts.account_status(session, account_key="default") == ("connected", None)
+    assert [r["topic"] for r in inbox_rows(db_url)] == ["APP_DISCONNECT", "APP_DISCONNECT"]
 
 
 def test_an_old_app_disconnect_does_not_undo_a_later_reconnect(gateway: FastAPI, db_url: str) -> None:
