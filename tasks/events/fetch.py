@@ -101,8 +101,44 @@ class ItemCache:
         return node if isinstance(node, Mapping) else None
 
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Fetch the keys not fetched yet, a few at a time (the client's pacer keeps Jobber's budget)."""
-        missing = list(dict.fromkeys(k for k in keys if k not in self._nodes and k[0] in self.documents))
+        """Fetch the keys not fetched yet, a few at a time (the client's pacer keeps Jobber's budget). Jobs
+        come first: a visit whose job is in the batch is read from the job's answer (closing a job sends
+        JOB_CLOSED, JOB_UPDATE, VISIT_COMPLETE and VISIT_UPDATE: one query serves all four)."""
+        wanted = list(dict.fromkeys(k for k in keys if k not in self._nodes and k[0] in self.documents))
+        self._fetch_all([k for k in wanted if k[0] != "visit"])
+        visits = [k for k in wanted if k[0] == "visit"]
+        if visits and self.documents["visit"][0] == "sync/visit":
+            from_jobs = self._visits_from_jobs()
+            for key in visits:
+                if key[1] in from_jobs:
+                    self._nodes[key] = from_jobs[key[1]]
+        self._fetch_all([k for k in visits if k not in self._nodes])
+
+    def _visits_from_jobs(self) -> dict[str, Node]:
+        """Visit id -> the visit as sync/visit selects it, from the jobs fetched so far (SyncJobFields select
+        every field of a visit the sync stores; its job, client and property are the job's)."""
+        found: dict[str, Node] = {}
+        for (kind, _), job in list(self._nodes.items()):
+            if kind != "job" or not isinstance(job, Mapping):
+                continue
+            visits = job.get("visits")
+            nodes = visits.get("nodes") if isinstance(visits, Mapping) else None
+            client, prop = job.get("client"), job.get("property")
+            for visit in nodes or []:
+                if isinstance(visit, Mapping) and visit.get("id"):
+                    found[str(visit["id"])] = {
+                        **visit,
+                        "job": {"id": job.get("id")},
+                        "client": {"id": client.get("id")} if isinstance(client, Mapping) else None,
+                        "property": {"id": prop.get("id")} if isinstance(prop, Mapping) else None,
+                    }
+        return found
+
+    def fetched(self, kind: str) -> dict[str, Node]:
+        """The items of `kind` fetched in this batch (that Jobber still has), by id."""
+        return {i: n for (k, i), n in self._nodes.items() if k == kind and isinstance(n, Mapping)}
+
+    def _fetch_all(self, missing: list[tuple[str, str]]) -> None:
         if not missing:
             return
         if len(missing) == 1 or self.concurrency <= 1:

@@ -221,8 +221,9 @@ def process_claim(claim: queue.Claim, ctx: Context, cache: ItemCache | None = No
     return outcomes
 
 
-def _send_due(ctx: Context, outcomes: list[EventOutcome]) -> list[Decision]:
-    """Send what planning made due now (delay 0 outside quiet hours); later ones wait for review-dispatch."""
+def _send_due(ctx: Context, outcomes: list[EventOutcome], cache: ItemCache | None = None) -> list[Decision]:
+    """Send what planning made due now (delay 0 outside quiet hours); later ones wait for review-dispatch.
+    The jobs this batch fetched are not fetched again for the re-check before sending."""
     if ctx.channels is None or not any(o.review.startswith("planned") for o in outcomes):
         return []
     result = dispatch_due(
@@ -231,6 +232,7 @@ def _send_due(ctx: Context, outcomes: list[EventOutcome]) -> list[Decision]:
         jobber=ctx.jobber,
         defaults=ctx.sender_defaults,
         concurrency=ctx.send_concurrency,
+        fresh_jobs=cache.fetched("job") if cache is not None else None,
     )
     final = {d.request_id: d for d in result.decisions if d.request_id is not None}
     for outcome in outcomes:
@@ -271,7 +273,7 @@ def drain(
         cache = new_cache(ctx)
         outcomes = process_claim(claim, ctx, cache)
         result.fetches += cache.fetches
-        result.decisions += _send_due(ctx, outcomes)
+        result.decisions += _send_due(ctx, outcomes, cache)
         result.slack_posted += _post_slack(ctx, outcomes)
         result.outcomes += outcomes
         if clock() - started >= budget_s:

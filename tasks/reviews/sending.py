@@ -538,15 +538,19 @@ def dispatch_due(
     lease: timedelta = DEFAULT_LEASE,
     now: Callable[[], datetime] = _now,
     rounds: int = 10,
+    fresh_jobs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> DispatchResult:
-    """Send everything that is due, in parallel, until nothing due is left (or `rounds` passes)."""
+    """Send everything that is due, in parallel, until nothing due is left (or `rounds` passes).
+
+    `fresh_jobs`: jobs the caller fetched from Jobber a moment ago (the event path's unit of work); their
+    re-check uses that answer instead of asking Jobber again."""
     result = DispatchResult()
     for _ in range(rounds):
         with unit_of_work(engine) as session:
             ids = due_request_ids(session, now=now(), lease=lease, limit=limit)
         if not ids:
             break
-        known_jobs = _recheck_jobs(engine, jobber, ids)
+        known_jobs = _recheck_jobs(engine, jobber, ids, fresh=fresh_jobs)
 
         def one(request_id: int, known_jobs: Mapping[str, Mapping[str, Any]] | None = known_jobs) -> Decision | None:
             try:
@@ -574,8 +578,11 @@ def dispatch_due(
     return result
 
 
-def _recheck_jobs(engine: Engine, jobber: JobberClient | None, ids: list[int]) -> dict[str, Mapping[str, Any]] | None:
-    """Fetch the state of every job about to get a first message in a few batched calls."""
+def _recheck_jobs(
+    engine: Engine, jobber: JobberClient | None, ids: list[int], *, fresh: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Mapping[str, Any]] | None:
+    """Fetch the state of every job about to get a first message in a few batched calls (jobs in `fresh`
+    were fetched a moment ago: they are not asked again)."""
     if jobber is None:
         return None
     with unit_of_work(engine) as session:
@@ -590,10 +597,12 @@ def _recheck_jobs(engine: Engine, jobber: JobberClient | None, ids: list[int]) -
             )
         )
     job_ids = [j for j in job_ids if not j.startswith("invoice:")]
+    known = {j: fresh[j] for j in job_ids if fresh is not None and j in fresh}
+    job_ids = [j for j in job_ids if j not in known]
     if not job_ids:
-        return {}
+        return known
     try:
-        return dict(job_states(jobber, job_ids))
+        return {**known, **job_states(jobber, job_ids)}
     except JobberError as exc:
         log.warning("Batched re-check failed (%s); requests re-check one by one", type(exc).__name__)
         return None
