@@ -636,7 +636,7 @@ class Bench:
         sandbox = self.stack.spawn(
             "sandbox",
             [py, "-m", "deployments.cli", "sandbox", "serve", "--port", str(sandbox_port), *seed_opts,
-             "--webhook-url", f"{self.gateway_url}/webhooks/jobber"],
+             "--webhook-url", f"{self.gateway_url}/webhooks/jobber", "--webhook-senders", "8"],
             env,
         )  # fmt: skip
         prefect = self.stack.spawn(

@@ -84,6 +84,7 @@ def sandbox_serve(
     bucket_max: Annotated[int, typer.Option(help="Query-cost bucket size (Jobber: 10,000 points).")] = 10_000,
     restore_rate: Annotated[float, typer.Option(help="Points restored per second (Jobber: 500).")] = 500.0,
     request_limit: Annotated[int, typer.Option(help="Requests per 5 minutes before HTTP 429 (Jobber: 2,500).")] = 2_500,
+    webhook_senders: Annotated[int, typer.Option(help="Threads delivering webhooks (1 keeps their order).")] = 1,
 ) -> None:
     """Run the Jobber sandbox in the foreground (GraphQL at /api/graphql, OAuth at /api/oauth/*)."""
     from deployments.sandbox import SandboxConfig, serve
@@ -98,6 +99,10 @@ def sandbox_serve(
         webhook_url=webhook_url,
         client_id=client_id,
         client_secret=client_secret,
+        bucket_max=bucket_max,
+        restore_rate=restore_rate,
+        request_limit=request_limit,
+        webhook_senders=webhook_senders,
     )
     console.print(f"Jobber sandbox on http://{host}:{port} (client id {client_id!r}); Ctrl-C stops it.")
     serve(cfg, host=host, port=port)

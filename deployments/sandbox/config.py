@@ -39,6 +39,7 @@ class SandboxConfig:
     webhook_max_attempts: int = 4
     webhook_retry_backoff_s: float = 0.2
     webhook_timeout_s: float = 5.0
+    webhook_senders: int = 1  # threads delivering webhooks (1: in order; Jobber itself delivers concurrently)
     account_timezone: str = "America/Chicago"
     # Seeded timestamps are spread over the year before this moment (default: today 00:00 UTC).
     seed_anchor: datetime | None = None

@@ -100,7 +100,8 @@ class _Job:
 
 
 class WebhookDispatcher:
-    """A heap of due deliveries served by one daemon thread (started on first use)."""
+    """A heap of due deliveries served by `cfg.webhook_senders` daemon threads (started on first use). One
+    sender delivers in order; several deliver concurrently, as Jobber does under load (bench/)."""
 
     def __init__(
         self, cfg: SandboxConfig, log_list: list[WebhookLogEntry], secret: Callable[[], str] | None = None
@@ -114,8 +115,9 @@ class WebhookDispatcher:
         self._pending = 0
         self._seq = 0
         self._stop = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._client: httpx.Client | None = None
+        self._rng_lock = threading.Lock()
 
     # -- producer side --------------------------------------------------------------------------
     def submit(self, event: WebhookEvent, url: str) -> None:
@@ -155,15 +157,22 @@ class WebhookDispatcher:
         with self._cv:
             self._stop = True
             self._cv.notify_all()
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout)
+        if self._client is not None:
+            self._client.close()
 
     # -- worker side ----------------------------------------------------------------------------
     def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
-            self._thread.start()
+        self._threads = [t for t in self._threads if t.is_alive()]
+        if self._client is None:
+            limits = httpx.Limits(max_connections=max(1, self.cfg.webhook_senders) * 2)
+            self._client = httpx.Client(timeout=self.cfg.webhook_timeout_s, limits=limits)
+        while len(self._threads) < max(1, self.cfg.webhook_senders):
+            thread = threading.Thread(target=self._run, name=f"sandbox-webhooks-{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def _take_batch(self) -> list[_Job] | None:
         with self._cv:
@@ -186,25 +195,21 @@ class WebhookDispatcher:
             while self._heap and len(batch) < limit and self._heap[0].due <= now:
                 batch.append(heapq.heappop(self._heap))
         if len(batch) > 1:
-            self._rng.shuffle(batch)
+            with self._rng_lock:
+                self._rng.shuffle(batch)
         return batch
 
     def _run(self) -> None:
-        try:
-            self._client = httpx.Client(timeout=self.cfg.webhook_timeout_s)
-            while True:
-                batch = self._take_batch()
-                if batch is None:
-                    break
-                for job in batch:
-                    try:
-                        self._deliver(job)
-                    except Exception:  # never let the worker die
-                        log.exception("webhook delivery crashed")
-                        self._finish(job, None, "internal error", ok=False)
-        finally:
-            if self._client is not None:
-                self._client.close()
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                break
+            for job in batch:
+                try:
+                    self._deliver(job)
+                except Exception:  # never let the worker die
+                    log.exception("webhook delivery crashed")
+                    self._finish(job, None, "internal error", ok=False)
 
     def _deliver(self, job: _Job) -> None:
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(job.body, self._secret())}
@@ -221,7 +226,9 @@ class WebhookDispatcher:
             error = f"{type(exc).__name__}: {exc}"
         if error is None:
             self._finish(job, status, None, ok=True)
-            if not job.duplicate and self._rng.random() < self.cfg.webhook_duplicate_rate:
+            with self._rng_lock:
+                duplicate = not job.duplicate and self._rng.random() < self.cfg.webhook_duplicate_rate
+            if duplicate:
                 dup = _Job(time.monotonic(), 0, job.event, job.url, job.body, duplicate=True)
                 with self._cv:
                     self._push(dup)

@@ -148,3 +148,15 @@ def test_webhook_url_can_be_changed_at_run_time(make_sandbox, receiver: Receiver
     assert [e["topic"] for e in _events(receiver)] == ["CLIENT_CREATE"]
     state = httpx.get(f"{sb.url}/sandbox/state").json()
     assert state["webhook_url"] == receiver.url and state["webhooks"]["delivered"] == 1
+
+
+def test_several_senders_deliver_every_webhook_once(make_sandbox, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+    sb = make_sandbox(webhook_url=receiver.url, webhook_senders=4)
+    jobs = [j for j in sb.store.jobs if j.job_status != "archived"][:10]
+    for job in jobs:
+        sb.store.close_job(job_id=job.id)
+    assert sb.store.flush_webhooks(20)
+    sent = [(e.topic, e.item_id, e.occurred_at) for e in sb.store.events]
+    got = Counter((e["topic"], e["itemId"], e["occurredAt"]) for e in _events(receiver))
+    assert set(got) == set(sent) and set(got.values()) == {1}, "a webhook was lost or sent twice"
+    assert len({entry.status_code for entry in sb.store.webhook_log}) == 1
