@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8700
     gateway_max_body_bytes: int = 256 * 1024
+    relay_max_wakeups: int = Field(
+        default=1, ge=1, description="Event-worker wake-ups in flight at once (one per `jobberflow worker`)."
+    )
     admin_token: SecretStr | None = Field(default=None, description="Bearer token (or basic-auth password) for /admin.")
     admin_username: str = "admin"
     metrics_token: SecretStr | None = Field(

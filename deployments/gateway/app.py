@@ -74,6 +74,7 @@ def create_app(
     from deployments.gateway import admin, health, oauth, reviews, slack, twilio, webhooks
     from deployments.gateway.metrics import metrics_for
     from deployments.gateway.relay import Relay
+    from deployments.gateway.wakeup import Waker
     from tasks.store.db import get_engine
 
     settings = settings or get_settings()
@@ -86,6 +87,7 @@ def create_app(
             app.state.relay = Relay(
                 app.state.engine,
                 api_url=prefect_api_url,
+                waker=Waker(app.state.engine, max_in_flight=settings.relay_max_wakeups),
                 on_sent=lambda n: metrics_for(app).relay_events.labels(outcome="sent").inc(n),
             )
             task = asyncio.create_task(app.state.relay.run(), name="jobber-relay")

@@ -69,8 +69,8 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def settings_from_prefect_yaml(path: Path, deployment: str = "review-request") -> ReviewSettings:
-    """The `settings` parameter of the review-request deployment in prefect.yaml: Make.com requests are
+def settings_from_prefect_yaml(path: Path, deployment: str = "jobber-events") -> ReviewSettings:
+    """The `settings` parameter of the jobber-events deployment in prefect.yaml: Make.com requests are
     planned with the same choices as the event-triggered flow."""
     from deployments.runner import deployment_parameters
 
@@ -81,7 +81,7 @@ def settings_from_prefect_yaml(path: Path, deployment: str = "review-request") -
 
 
 def review_settings_for(request: Request) -> ReviewSettings:
-    """`app.state.review_settings` when set (tests, the CLI), else the review-request deployment's parameters."""
+    """`app.state.review_settings` when set (tests, the CLI), else the jobber-events deployment's parameters."""
     configured = getattr(request.app.state, "review_settings", None)
     if isinstance(configured, ReviewSettings):
         return configured
@@ -204,7 +204,7 @@ async def trigger_review(request: Request) -> Response:
         review_settings = review_settings_for(request)
     except (LookupError, ValidationError, OSError) as exc:
         log.error("trigger-review: no usable review settings: %s", type(exc).__name__)
-        return _problem(503, "review requests are not configured (see the review-request deployment's settings)")
+        return _problem(503, "review requests are not configured (see the jobber-events deployment's settings)")
     decision = await anyio.to_thread.run_sync(
         lambda: plan_make_request(
             _engine(request),

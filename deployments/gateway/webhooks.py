@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_body
 from deployments.gateway.metrics import metrics_for
+from tasks.events.routing import initial_state
 from tasks.jobber.webhooks import SIGNATURE_HEADER, JobberWebhook, parse_event, verify
 from tasks.store.inbox import InboxRow, InboxUnavailable, InboxWriter
 
@@ -124,6 +125,7 @@ async def ingest(
         occurred_at=webhook.occurred_at,
         body=text,
         received_at=datetime.now(UTC),
+        work_state=initial_state(webhook.topic),
     )
     try:
         stored = await inbox_writer(app).store(row)
