@@ -37,12 +37,24 @@ def submit_wakeup() -> Any:
     return handle_jobber_events.delay().task_run_id
 
 
-def task_run_state(task_run_id: Any) -> str | None:
-    """The state type of a task run ("SCHEDULED", "RUNNING", "COMPLETED" ...), None when unknown."""
-    from prefect.client.orchestration import get_client
+_clients: dict[str, Any] = {}
 
-    with get_client(sync_client=True) as client:
+
+def task_run_state(task_run_id: Any) -> str | None:
+    """The state type of a task run ("SCHEDULED", "RUNNING", "COMPLETED" ...), None when unknown. The relay
+    asks several times a second while a wake-up is in flight: one client per process, not one per call."""
+    from deployments.gateway.relay import prefect_client
+
+    client = _clients.get("state")
+    if client is None:
+        client = prefect_client()
+        client.__enter__()
+        _clients["state"] = client
+    try:
         run = client.read_task_run(task_run_id)
+    except Exception:
+        _clients.pop("state", None)  # a broken connection: the next call builds a new client
+        raise
     return run.state.type.value if run.state is not None else None
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ class Checklist:
     gateway_url: str
     db_url: str
     slack: FakeSlack
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def engine(self) -> sa.Engine:
@@ -183,8 +184,9 @@ def _webhook_answered_and_stored(cl: Checklist, topic: str, item_id: str) -> Non
     )
 
 
-def _prefect_event(resource_id: str, name: str, timeout: float = 30.0) -> Any:
-    """The one event `name` about `resource_id`, read back from the Prefect server (persisted asynchronously)."""
+def _prefect_event(resource_id: str, name: str, *, since: datetime, timeout: float = 30.0) -> Any:
+    """The one event `name` about `resource_id` since `since`, read back from the Prefect server (persisted
+    asynchronously; the session's other tests may have sent events about the same seeded ids before)."""
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventOccurredFilter, EventResourceFilter
 
@@ -194,7 +196,7 @@ def _prefect_event(resource_id: str, name: str, timeout: float = 30.0) -> Any:
         with get_client(sync_client=True) as client:
             page = client.read_events(
                 filter=EventFilter(
-                    occurred=EventOccurredFilter(since=now - timedelta(hours=1), until=now + timedelta(hours=1)),
+                    occurred=EventOccurredFilter(since=since, until=now + timedelta(hours=1)),
                     resource=EventResourceFilter(id=[resource_id]),
                 ),
                 limit=50,
@@ -211,7 +213,7 @@ def _handled(cl: Checklist, topic: str, item_id: str, resource: str, name: str) 
     """The webhook was stored, shown in Prefect's event feed, and its work done by the event worker: the
     one-line outcome the worker recorded on its inbox row."""
     _webhook_answered_and_stored(cl, topic, item_id)
-    event = _prefect_event(f"jobber.{resource}.{item_id}", name)
+    event = _prefect_event(f"jobber.{resource}.{item_id}", name, since=cl.started)
     assert event.payload["topic"] == topic and event.payload["itemId"] == item_id
     assert event.payload["accountId"] == cl.sandbox.store.account_id
 
