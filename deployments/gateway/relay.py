@@ -76,6 +76,20 @@ def build_event(entry: inbox.InboxEntry, *, occurred: datetime | None = None) ->
     }
 
 
+STALLED_EVENT = "jobberflow.events.stalled"
+
+
+def stalled_event(waiting: int, *, occurred: datetime | None = None) -> dict[str, Any]:
+    """The event that asks the jobber-events deployment to do the work no event worker took."""
+    return {
+        "id": str(uuid.uuid4()),
+        "occurred": (occurred or datetime.now(UTC)).isoformat(),
+        "event": STALLED_EVENT,
+        "resource": {"prefect.resource.id": "jobberflow.relay", "prefect.resource.name": "jobberflow relay"},
+        "payload": {"waiting": waiting},
+    }
+
+
 def resolve_api_url(api_url: str | None = None) -> str:
     """`api_url`, else Prefect's PREFECT_API_URL; RelayNotConfigured when neither is set."""
     if api_url:
@@ -227,6 +241,8 @@ class Relay:
     ) -> None:
         self.engine = engine
         self.waker = waker
+        if waker is not None and waker.on_stalled is None:
+            waker.on_stalled = self.report_stalled
         self.api_url = api_url
         self.batch_size = batch_size
         self.idle_s = idle_s
@@ -260,6 +276,11 @@ class Relay:
         finally:
             if not arrived:
                 self._poke(work_arrived=False)
+
+    def report_stalled(self, waiting: int) -> None:
+        """Emit `jobberflow.events.stalled`: its trigger starts a jobber-events deployment run (prefect.yaml)."""
+        with prefect_client(self.api_url) as client:
+            _send(client, [stalled_event(waiting)])
 
     def _poke(self, *, work_arrived: bool) -> None:
         """Wake the event worker when work waits (deployments/gateway/wakeup.py); never fails the relay."""

@@ -12,7 +12,9 @@ that while claimable work exists, a wake-up is in flight:
   `backlog_per_run` events waits, so a quiet day costs one run per burst of webhooks, not two.
 
 A wake-up Prefect drops only delays work: the rows stay pending, the next probe (or the `jobber-events`
-sweep deployment) finds them.
+sweep deployment) finds them. A wake-up that goes stale (no event worker took it) also calls `on_stalled`:
+the relay then emits the Prefect event `jobberflow.events.stalled`, whose trigger in prefect.yaml starts a
+`jobber-events` deployment run, so the work gets done by the work pool even with no event worker running.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ class Waker:
     probe_every_s: float = 1.0
     check_every_s: float = 0.25
     clock: Callable[[], float] = time.monotonic
+    on_stalled: Callable[[int], None] | None = None  # (events waiting) -> None
     submitted: int = 0
+    stalled: int = 0
     _in_flight: list[_Wake] = field(default_factory=list)
     _last_probe: float = float("-inf")
     _last_check: float = float("-inf")
@@ -94,11 +98,22 @@ class Waker:
             if state not in IN_FLIGHT:
                 continue
             if state == "SCHEDULED" and now - wake.submitted_at > self.stale_after_s:
-                log.info("Wake-up %s still not started after %.0f s: submitting another", wake.task_run_id,
-                         now - wake.submitted_at)  # fmt: skip
+                log.warning("Wake-up %s still not started after %.0f s (is an event worker running?): submitting "
+                            "another and asking the jobber-events deployment", wake.task_run_id,
+                            now - wake.submitted_at)  # fmt: skip
+                self._stalled()
                 continue
             alive.append(wake)
         return alive
+
+    def _stalled(self) -> None:
+        self.stalled += 1
+        if self.on_stalled is None:
+            return
+        try:
+            self.on_stalled(self._claimable())
+        except Exception as exc:  # noqa: BLE001 - the sweep's schedule still covers it
+            log.info("Could not report the stalled wake-up: %s", type(exc).__name__)
 
     def _claimable(self) -> int:
         from tasks.events.queue import claimable_count

@@ -24,7 +24,11 @@ def test_sync_runs_every_fifteen_minutes_and_no_deployment_runs_per_webhook() ->
     assert interval.total_seconds() == 900
     # Webhooks reach the event worker as background task runs (one per wake-up): no deployment starts a
     # flow run (a new process) per Jobber event any more.
-    assert [name for name, d in deployments.items() if d.triggers] == []
+    triggered = {name: d.triggers for name, d in deployments.items() if d.triggers}
+    assert list(triggered) == ["jobber-events"]
+    (stalled,) = triggered["jobber-events"]
+    assert stalled.expect == {"jobberflow.events.stalled"}, "only a stalled event worker starts a deployment run"
+    assert stalled.parameters == {"stale_after_seconds": 0}
     events = deployments["jobber-events"]
     assert events.schedules[0].schedule.interval.total_seconds() == 300, "the sweep for lost wake-ups"
     assert events.parameters["settings"]["trigger"] == "job_closed", "the contractor's review settings live here"

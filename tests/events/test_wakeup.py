@@ -80,14 +80,16 @@ def test_work_left_after_a_run_finishes_gets_a_new_wake_up(db_url: str) -> None:
 
 def test_a_wake_up_prefect_lost_is_replaced_after_it_goes_stale(db_url: str) -> None:
     engine, prefect, clock = get_engine(db_url), FakePrefect(), Clock()
-    waker = _waker(engine, prefect, clock, stale_after_s=30.0)
+    reported: list[int] = []
+    waker = _waker(engine, prefect, clock, stale_after_s=30.0, on_stalled=reported.append)
     _store(engine, 1)
-    waker.poke(work_arrived=True)  # the server restarts: run 1 stays SCHEDULED forever
+    waker.poke(work_arrived=True)  # the server restarts (or no event worker runs): run 1 stays SCHEDULED
     clock.now += 20
     assert not waker.poke(work_arrived=False)
     clock.now += 15
     assert waker.poke(work_arrived=False)
     assert len(prefect.states) == 2
+    assert reported == [1], "the relay must ask the jobber-events deployment to take over the waiting event"
 
 
 def test_several_workers_get_a_second_wake_up_only_for_a_backlog(db_url: str) -> None:

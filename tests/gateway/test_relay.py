@@ -242,3 +242,13 @@ def test_setup_guide_end_to_end_sandbox_close_job_becomes_a_prefect_event(
     assert [e.event for e in closed_events] == ["jobber.job.closed"]
     assert closed_events[0].related[0].id == f"jobber.account.{account_id}"
     assert closed_events[0].payload["itemId"] == job.id
+
+
+def test_a_stalled_event_worker_is_reported_to_prefect_for_the_deployment_trigger(
+    prefect_server: None, db_url: str
+) -> None:
+    from deployments.gateway.relay import STALLED_EVENT, Relay
+
+    Relay(get_engine(db_url)).report_stalled(7)
+    (event,) = [e for e in _read_events("jobberflow.relay", expect=1) if e.event == STALLED_EVENT][:1]
+    assert event.payload == {"waiting": 7}
