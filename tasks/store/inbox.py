@@ -144,7 +144,9 @@ class _RawInserter:
         self.dialect = engine.dialect
         self.name = engine.dialect.name
         values: dict[str, Any] = {name: bindparam(name) for name in _COLUMNS}
+        # every column with a Python-side default must be bound here, or SQLAlchemy adds a parameter for it
         values["relay_attempts"] = literal_column("0")
+        values["work_attempts"] = literal_column("0")
         compiled = (
             _dialect_insert(self.name)(_TABLE)
             .values(values)

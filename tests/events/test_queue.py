@@ -121,3 +121,18 @@ def test_the_sweep_leaves_fresh_events_to_the_instant_path(db_url: str) -> None:
     assert not queue.claim(engine, older_than=timedelta(seconds=60), now=now)
     assert len(queue.claim(engine, older_than=timedelta(seconds=60), now=now + timedelta(seconds=61)).events) == 3
     assert queue.claimable_count(engine, now=now) == 0
+
+
+def test_the_gateways_fast_insert_stores_the_work_state(db_url: str, caplog: object) -> None:
+    """The group commit's prepared INSERT (the path every webhook takes) must not fall back to the slow
+    path: it binds every column the table fills, the work columns included."""
+    import logging
+
+    engine = get_engine(db_url)
+    writer = inbox.InboxWriter(engine)
+    with caplog.at_level(logging.WARNING, logger="tasks.store.inbox"):  # type: ignore[attr-defined]
+        for row in _rows(2) + _rows(1, topic="APP_DISCONNECT"):
+            assert writer.store_sync(row) is True
+    writer.close()
+    assert "fast insert failed" not in caplog.text  # type: ignore[attr-defined]
+    assert sorted(_states(db_url).values()) == ["none", "pending", "pending"]
