@@ -86,7 +86,10 @@ def review_poll(settings: ReviewSettings, initial_lookback_hours: int = 24) -> i
     _prepare_database()
     result = poll_task(settings, initial_lookback_hours)
     planned = sum(1 for d in result.decisions if d.status == "planned")
-    _rename_run(f"review poll: {settings.trigger}: {result.examined} examined, {planned} planned")
+    stopped = f" ({result.stopped})" if result.stopped else ""
+    _rename_run(f"review poll: {settings.trigger}: {result.examined} examined, {planned} planned{stopped}")
+    if result.stopped:
+        get_run_logger().warning("Poll stopped early: %s", result.stopped)
     _artifact("review-poll-decisions", result.decisions, f"since {result.since:%Y-%m-%d %H:%M} UTC")
     return planned
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from tasks.errors import JobberRateLimited, JobberTransportError
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
 from tasks.reviews.mapping import parse_time
@@ -44,6 +45,8 @@ class PollResult:
     watermark: datetime
     examined: int = 0
     decisions: list[Decision] = field(default_factory=list)
+    stopped: str = ""  # why the poll ended early (Jobber busy or unreachable): the watermark stayed put
+    newest: list[datetime] = field(default_factory=list)  # updatedAt of the items read
 
 
 def _watermark(engine: Engine, account_key: str, trigger: str) -> datetime | None:
@@ -111,17 +114,43 @@ def poll_and_plan(
     initial_lookback: timedelta = timedelta(hours=24),
     now: datetime | None = None,
 ) -> PollResult:
-    """Plan a request for every item the trigger matches since the watermark, then move the watermark."""
+    """Plan a request for every item the trigger matches since the watermark, then move the watermark.
+
+    When Jobber is busy (THROTTLED, 429) or unreachable, the poll stops where it is, keeps the watermark
+    (items are read newest first, so a partial read proves nothing about older ones) and says why in
+    `stopped`: the next poll reads the same window again, and the dedupe makes that harmless."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     account_key = account_key_of(client)
     mark = _watermark(engine, account_key, settings.trigger)
     since = (mark - OVERLAP) if mark is not None else now - initial_lookback
     result = PollResult(since=since, watermark=mark or since)
     newest = mark or since
+    try:
+        _plan_candidates(client, engine, settings, branding, account_key, since, now, result)
+    except (JobberRateLimited, JobberTransportError) as exc:
+        result.stopped = f"Jobber is busy or unreachable ({type(exc).__name__}); the next poll continues"
+        return result
+    newest = max([newest, *result.newest])
+    # Never past "now": an item updated later than our clock would otherwise be skipped next time.
+    result.watermark = min(newest, now)
+    _save_watermark(engine, account_key, settings.trigger, result.watermark)
+    return result
+
+
+def _plan_candidates(
+    client: JobberClient,
+    engine: Engine,
+    settings: ReviewSettings,
+    branding: Branding,
+    account_key: str,
+    since: datetime,
+    now: datetime,
+    result: PollResult,
+) -> None:
     for match, updated in _candidates(client, settings, since):
         result.examined += 1
-        if updated is not None and updated > newest:
-            newest = updated
+        if updated is not None:
+            result.newest.append(updated)
         if not match.matched or match.context is None:
             continue
         result.decisions.append(
@@ -138,7 +167,3 @@ def poll_and_plan(
                 business_zone=lambda: business_zone_of(client),
             )
         )
-    # Never past "now": an item updated later than our clock would otherwise be skipped next time.
-    result.watermark = min(newest, now)
-    _save_watermark(engine, account_key, settings.trigger, result.watermark)
-    return result

@@ -78,3 +78,31 @@ def test_preview_renders_for_a_job_without_recording_or_sending(
     assert shown.messages.sms.body.startswith("Hi John! How was your Water Heater Installation with Mike? ")
     assert shown.channels == ("sms", "email") and shown.timezone == "America/Chicago"
     assert "SMS (1 segment(s), GSM-7)" in shown.as_text()
+
+
+def test_a_busy_jobber_ends_the_poll_quietly_and_keeps_its_watermark(
+    live: tuple[SandboxServer, JobberClient], engine: Engine
+) -> None:
+    """THROTTLED (or Jobber unreachable) mid-poll is not a failed run: the poll stops, says why, keeps
+    its watermark, and the next poll reads the same window and plans what this one missed."""
+    from typing import Any
+
+    from tasks.errors import JobberRateLimited
+
+    sb, client = live
+    sb.store.close_job(job_id=_john(sb).id)  # type: ignore[attr-defined]
+
+    class Busy:
+        def paginate(self, *_a: Any, **_k: Any) -> Any:
+            raise JobberRateLimited("Jobber kept answering THROTTLED")
+
+        def execute(self, *_a: Any, **_k: Any) -> Any:
+            raise JobberRateLimited("Jobber kept answering THROTTLED")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(client, name)
+
+    busy = poll_and_plan(Busy(), engine, settings=review_settings(), branding=BRANDING)  # type: ignore[arg-type]
+    assert busy.stopped.startswith("Jobber is busy") and busy.decisions == []
+    later = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
+    assert later.stopped == "" and [d.status for d in later.decisions] == ["planned"]
