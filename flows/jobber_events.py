@@ -48,7 +48,7 @@ def contractor_settings(*, now: float | None = None) -> ReviewSettings | None:
     except Exception as exc:  # noqa: BLE001 - not deployed yet, or Prefect busy: prefect.yaml says the same
         log.debug("Reading the %s deployment failed (%s); using prefect.yaml", DEPLOYMENT, type(exc).__name__)
     if raw is None:
-        from deployments.runner import deployment_parameters
+        from tasks.deployment_specs import deployment_parameters
 
         raw = (deployment_parameters("jobber-events") or {}).get("settings")
     settings = ReviewSettings.model_validate(raw) if raw is not None else None

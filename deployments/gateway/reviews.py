@@ -72,7 +72,7 @@ def _settings(request: Request) -> Settings:
 def settings_from_prefect_yaml(path: Path, deployment: str = "jobber-events") -> ReviewSettings:
     """The `settings` parameter of the jobber-events deployment in prefect.yaml: Make.com requests are
     planned with the same choices as the event-triggered flow."""
-    from deployments.runner import deployment_parameters
+    from tasks.deployment_specs import deployment_parameters
 
     parameters = deployment_parameters(deployment, path)
     if parameters is not None:
@@ -85,7 +85,7 @@ def review_settings_for(request: Request) -> ReviewSettings:
     configured = getattr(request.app.state, "review_settings", None)
     if isinstance(configured, ReviewSettings):
         return configured
-    from deployments.runner import PREFECT_YAML
+    from tasks.deployment_specs import PREFECT_YAML
 
     key = str(PREFECT_YAML)
     with _settings_lock:

@@ -29,7 +29,7 @@ def load_review_settings(
         if isinstance(data, dict) and isinstance(data.get("settings"), dict):
             data = data["settings"]
     else:
-        from deployments.runner import deployment_parameters
+        from tasks.deployment_specs import deployment_parameters
 
         parameters = deployment_parameters(deployment)
         if parameters is None:
