@@ -39,7 +39,7 @@ SANDBOX_CLIENT_ID = "sandbox-client-id"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's well-known value
 PID_FILE = "demo.pid"
 # The deployment whose registration means "the runner is ready": the event path's, or the older name.
-READY_DEPLOYMENTS = ("jobber-events", "review-request")
+READY_DEPLOYMENTS = ("jobber-events",)
 EVENT_PATH = (
     "Jobber -> signed JOB_CLOSED webhook -> gateway inbox -> relay -> Prefect background task on the event "
     "worker -> refresh + review request + Slack"
@@ -240,17 +240,6 @@ def _wait_for(url: str, what: str, proc: Any, log: Path, timeout: float = 120) -
     raise DemoError(f"{what} did not answer at {url} within {timeout:.0f} s; see {log}")
 
 
-def _cli_has_command(name: str) -> bool:
-    """Whether `jobberflow <name>` exists (the event worker is new: older trees do not have it)."""
-    from deployments.cli import app
-
-    for command in app.registered_commands:
-        callback_name = command.callback.__name__.replace("_", "-") if command.callback else None
-        if (command.name or callback_name) == name:
-            return True
-    return False
-
-
 def _say(console: Console, text: str) -> None:
     """Print, even when the terminal is gone (SIGHUP): then there is no one to tell, and no error."""
     with contextlib.suppress(OSError, ValueError):
@@ -260,9 +249,9 @@ def _say(console: Console, text: str) -> None:
 DEMO_REVIEW_LINK = "https://g.page/r/evergreen-home-services/review"
 
 # The demo sends at once and at any hour so a newcomer sees the message; prefect.yaml keeps the real defaults.
-# The event worker reads its review settings from the `jobber-events` entry (older trees: `review-request`).
+# The event worker reads its review settings from the `jobber-events` entry; the poll has its own copy.
 _DEMO_SETTINGS = {"settings": {"review_link": DEMO_REVIEW_LINK, "delay_minutes": 0, "quiet_hours_enabled": False}}
-DEMO_OVERRIDES = dict.fromkeys(("jobber-events", "review-request", "review-poll"), _DEMO_SETTINGS)
+DEMO_OVERRIDES = dict.fromkeys(("jobber-events", "review-poll"), _DEMO_SETTINGS)
 
 
 def demo_environment(*, home: Path, prefect_port: int, sandbox_port: int, gateway_port: int = 8700) -> dict[str, str]:
@@ -387,11 +376,8 @@ def _start_and_show(
     with console.status("Starting the runner (every deployment of prefect.yaml) and the event worker..."):
         runner = children.start("runner", [*cli, "serve"], env=env, log_path=logs / "runner.log")
         pid_file.write(children)
-        if _cli_has_command("worker"):
-            children.start("worker", [*cli, "worker"], env=env, log_path=logs / "worker.log")
-            pid_file.write(children)
-        else:
-            _say(console, "(no `jobberflow worker` in this version: the runner's deployments do the work)")
+        children.start("worker", [*cli, "worker"], env=env, log_path=logs / "worker.log")
+        pid_file.write(children)
         _wait_for_deployments(extra["PREFECT_API_URL"], READY_DEPLOYMENTS, runner, logs / "runner.log", timeout=120)
         for child in children.children:
             if child.proc.poll() is not None:
@@ -513,7 +499,8 @@ def _close_a_job_and_show_what_follows(console: Console, extra: dict[str, str], 
     if new:
         console.print(
             f"\nThe message is in {outbox.root} (no Twilio/SMTP credentials are set, so nothing left the "
-            "machine). The decision table is the 'review-request-decisions' artifact of the run."
+            "machine). In the Prefect UI the event worker's task run is named after what it did; its "
+            "'jobber-events' artifact has a row per event."
         )
     _show_slack(console, slack, slack_before, wait=30)
 

@@ -20,7 +20,6 @@ from deployments.demo import (
     DemoPidFile,
     Port,
     _block_lines,
-    _cli_has_command,
     ensure_ports_free,
     port_is_free,
     stop_previous_demo,
@@ -103,11 +102,6 @@ def test_a_port_held_by_another_program_is_refused_with_its_number_and_holder() 
     assert f"lsof -i :{port}" in message and "jobberflow demo --prefect-port N" in message
     assert port_is_free(port)
     ensure_ports_free([Port(port, "the Prefect server", "--prefect-port")], wait=0)
-
-
-def test_the_demo_starts_the_event_worker_only_where_the_cli_has_it() -> None:
-    assert _cli_has_command("demo") and _cli_has_command("serve")
-    assert not _cli_has_command("no-such-command")
 
 
 def test_a_slack_message_is_shown_as_text() -> None:
