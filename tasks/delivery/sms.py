@@ -10,7 +10,8 @@ How outcomes are classified:
 |-------------------------------------------------|------------------------------------------|
 | 21610: the recipient texted STOP to our number  | PermanentDeliveryError(code="21610"): suppress the number |
 | 21211, 21614, 21612, ... any other 4xx          | PermanentDeliveryError(code=<Twilio code>) |
-| HTTP 429, 5xx                                   | TransientDeliveryError(retry_after=Retry-After) |
+| HTTP 429                                        | TransientDeliveryError(retry_after=Retry-After) |
+| HTTP 5xx (500, 502, 503, 504: maybe accepted)    | DeliveryOutcomeUnknown: call find_sent() before any resend |
 | connection refused, DNS, connect timeout, TLS   | TransientDeliveryError (nothing was sent) |
 | read timeout or connection lost after sending   | DeliveryOutcomeUnknown: call find_sent() before any resend |
 """
@@ -177,7 +178,11 @@ class TwilioSmsChannel:
         detail = str(getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", None) or "")
         detail = detail.replace(message.to, mask_phone(message.to))  # Twilio quotes the number in its messages
         text = f"Twilio refused the SMS to {mask_phone(message.to)} (HTTP {status}, code {code_text}): {detail}"
-        if status == 429 or status >= 500 or not status:
+        if status >= 500:
+            # A 5xx (Twilio's edge timing out, a gateway error) can hide a message Twilio accepted: the
+            # outcome is unknown, and the caller reconciles with find_sent() before any resend.
+            return DeliveryOutcomeUnknown(text, code=code_text, provider=self.name)
+        if status == 429 or not status:
             return TransientDeliveryError(
                 text, code=code_text, provider=self.name, retry_after=self.http_client.last_retry_after
             )

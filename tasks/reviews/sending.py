@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -185,11 +185,21 @@ def deliver_once(
     lost = _Outcome("lost", "the claim was taken over by another worker after its lease ran out; nothing sent")
     with unit_of_work(engine) as session:
         delivery = delivery_for(session, key=message.idempotency_key)
-        prior = None if delivery is None else (delivery.status, delivery.error_message, as_utc(delivery.started_at))
+        prior = (
+            None
+            if delivery is None
+            else (
+                delivery.status,
+                delivery.error_message,
+                as_utc(delivery.started_at),
+                delivery.body,
+                delivery.to_address,
+            )
+        )
     found: SendResult | None = None
     reconciled = False
     if prior is not None:
-        status, error_message, started_at = prior
+        status, error_message, started_at, sent_body, sent_to = prior
         if status in ("sent", "delivered", "undelivered"):
             return _Outcome("sent", "already sent")
         if status == "failed":
@@ -197,8 +207,11 @@ def deliver_once(
         if status in ("sending", "unknown"):
             # Ask the provider outside any transaction: no database lock is held across network I/O.
             since = (started_at or now) - timedelta(minutes=5)
+            # Match on what was actually handed over (stored with the `sending` row), not on a re-rendering:
+            # a template edited since then would not match a message the provider did accept.
+            sent = replace(message, body=sent_body or message.body, to=sent_to or message.to)
             try:
-                found = channel.find_sent(message, since=since)
+                found = channel.find_sent(sent, since=since)
             except DeliveryError as exc:
                 with unit_of_work(engine) as session:
                     delivery = delivery_for(session, key=message.idempotency_key)
@@ -227,6 +240,8 @@ def deliver_once(
             delivery.status = "sending"
             delivery.attempts += 1
             delivery.started_at = now
+            delivery.body = message.body
+            delivery.to_address = message.to
         else:
             delivery = Delivery(
                 review_request_id=request_id,
@@ -234,6 +249,7 @@ def deliver_once(
                 kind=step,
                 channel=message.channel,
                 to_address=message.to,
+                body=message.body,
                 provider=channel.name[:16],
                 status="sending",
                 attempts=1,

@@ -320,6 +320,9 @@ class Delivery(Base):
     kind: Mapped[str] = mapped_column(String(16))  # initial | follow_up_1 | follow_up_2
     channel: Mapped[str] = mapped_column(String(16))
     to_address: Mapped[str] = mapped_column(String(320))
+    # The exact text handed to the provider (written with the `sending` row, before the call): reconciliation
+    # matches on it, so a template edited between attempts cannot hide a message the provider accepted.
+    body: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str] = mapped_column(String(16))  # twilio | smtp | outbox
     provider_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
     # pending -> sending -> sent -> delivered | undelivered | failed; unknown = outcome not known yet

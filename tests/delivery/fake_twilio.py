@@ -21,7 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass
 class Scripted:
-    """What to answer to the next POST: an error (status, code, headers), or accept then stall."""
+    """What to answer to the next POST: an error (status, code, headers), or accept then stall.
+
+    With `accept=True` and an error status, the message is stored (Twilio accepted it) and the error is
+    answered anyway, as when a 502/504 from Twilio's edge hides a message that was accepted.
+    """
 
     status: int = 201
     code: int | None = None
@@ -126,6 +130,13 @@ class FakeTwilio:
                 if not self._authorised() or not self._path_ok(path):
                     return
                 if scripted.status >= 400:
+                    if scripted.accept:
+                        fake.add_message(
+                            to=form["To"][0],
+                            body=form["Body"][0],
+                            **{"from": form.get("From", [None])[0]},
+                            messaging_service_sid=form.get("MessagingServiceSid", [None])[0],
+                        )
                     payload = {
                         "code": scripted.code,
                         "message": scripted.message,

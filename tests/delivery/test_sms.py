@@ -107,14 +107,19 @@ def test_429_is_transient_and_honours_retry_after(twilio: FakeTwilio) -> None:
     assert caught.value.code == "20429"
 
 
-def test_500_is_transient(twilio: FakeTwilio) -> None:
-    twilio.script.append(Scripted(status=500, code=20500, message="Internal Server Error"))
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_is_an_unknown_outcome_to_reconcile(twilio: FakeTwilio, status: int) -> None:
+    since = datetime.now(UTC)
+    twilio.script.append(Scripted(status=status, code=20500, message="Bad Gateway", accept=True))
+    channel = channel_for(twilio)
 
-    with pytest.raises(TransientDeliveryError) as caught:
-        channel_for(twilio).send(sms())
+    with pytest.raises(DeliveryOutcomeUnknown) as caught:
+        channel.send(sms())
 
-    assert caught.value.retry_after is None
-    assert not twilio.messages
+    assert caught.value.code == "20500"
+    # Twilio did accept it behind the error: find_sent finds it.
+    found = channel.find_sent(sms(), since=since)
+    assert found is not None and found.provider_message_id == twilio.messages[0]["sid"]
 
 
 def test_bad_credentials_are_permanent(twilio: FakeTwilio) -> None:
