@@ -36,10 +36,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from tasks.delivery.base import Channel, OutgoingMessage, SendResult, suppression_reason
-from tasks.errors import DeliveryError, DeliveryOutcomeUnknown, JobberError, PermanentDeliveryError, ReviewTemplateError
+from tasks.errors import (
+    DeliveryError,
+    DeliveryOutcomeUnknown,
+    JobberError,
+    JobberQueryTooExpensive,
+    JobberRateLimited,
+    JobberTransportError,
+    PermanentDeliveryError,
+    ReconnectRequired,
+    ReviewTemplateError,
+)
 from tasks.jobber.client import JobberClient
 from tasks.reviews.eligibility import choose_channels, email_problem, sms_problem
 from tasks.reviews.mapping import ReviewContext, parse_time
@@ -62,6 +72,13 @@ DEFAULT_LEASE = timedelta(minutes=10)
 WAIT_BUDGET_SHARE = 0.2
 MAX_ATTEMPTS = 8
 RECHECK_RETRY = timedelta(minutes=2)
+# Jobber trouble during the re-check (unreachable, throttled, reconnect needed) defers the request: capped
+# exponential backoff (or Jobber's Retry-After), not counted as an attempt, for up to this long since the
+# trouble began; a 6-hour outage loses nothing.
+JOBBER_TROUBLE = (JobberTransportError, JobberRateLimited, ReconnectRequired)
+JOBBER_GIVE_UP_AFTER = timedelta(hours=24)
+JOBBER_MAX_BACKOFF = timedelta(minutes=30)
+_TROUBLE_SINCE, _TROUBLE_COUNT = "jobber_trouble_since", "jobber_trouble_deferrals"
 _rng = random.Random()  # noqa: S311 - jitter only
 
 
@@ -108,6 +125,25 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
         return timedelta(seconds=min(retry_after, 6 * 3600))
     base = min(60 * 2 ** max(attempts - 1, 0), 3600)
     return timedelta(seconds=base * (0.8 + 0.4 * _rng.random()))
+
+
+def jobber_retry_delay(deferrals: int, retry_after: float | None) -> timedelta:
+    """The wait after Jobber trouble: Jobber's Retry-After when it gave one (at most an hour), else 2 min,
+    4, 8 ... capped at `JOBBER_MAX_BACKOFF`, with jitter so a backlog does not return all at once."""
+    if retry_after is not None and retry_after > 0:
+        return timedelta(seconds=min(retry_after, 3600))
+    base = min(120 * 2 ** min(max(deferrals, 0), 16), JOBBER_MAX_BACKOFF.total_seconds())
+    return timedelta(seconds=base * (0.8 + 0.4 * _rng.random()))
+
+
+def _notify_failed(engine: Engine, request_id: int) -> None:
+    """Queue the `review_failed` Slack notification; best effort, never failing the send path."""
+    try:
+        from tasks.slack.notify import notify_review_failed
+
+        notify_review_failed(request_id, engine=engine)
+    except Exception:  # noqa: BLE001 - a Slack problem must not undo or repeat a decision already recorded
+        log.warning("Review request %s failed; its Slack notification could not be queued", request_id, exc_info=True)
 
 
 def _request_settings(request: ReviewRequest) -> tuple[ReviewContext, ReviewSettings, Branding]:
@@ -387,7 +423,9 @@ def process_request(
             else:
                 values = {"status": "planned", "planned_at": when}
             values["reason"] = (f"gave up after {request.attempts} attempts: " if give_up else "retrying: ") + reason
-            release(session, request_id=request.id, token=token, values=values)
+            released = release(session, request_id=request.id, token=token, values=values)
+        if released and give_up and not is_follow_up:
+            _notify_failed(engine, request.id)
         return decision("failed" if give_up and not is_follow_up else "retrying", values["reason"], when)
 
     def defer(when: datetime, reason: str) -> Decision:
@@ -403,116 +441,191 @@ def process_request(
 
     def finish(status: str, reason: str | None, **extra: Any) -> Decision:
         with unit_of_work(engine) as session:
-            release(session, request_id=request.id, token=token, values={"status": status, "reason": reason, **extra})
+            values = {"status": status, "reason": reason, **extra}
+            released = release(session, request_id=request.id, token=token, values=values)
+        if released and status == "failed":
+            _notify_failed(engine, request.id)
         return decision(status, reason)
 
-    # 2. Re-check the trigger (first message only; Make.com requests have no Jobber item to check).
-    if not is_follow_up and jobber is not None and request.source != "make":
-        try:
-            # Jobber may not make this worker wait anywhere near its lease (an uncapped Retry-After, long retries).
-            with jobber.time_budget((lease * WAIT_BUDGET_SHARE).total_seconds()):
-                problem = still_valid(
-                    jobber,
-                    trigger=request.trigger,
-                    job_id=request.job_id,
-                    trigger_item_id=request.trigger_item_id,
-                    known_jobs=known_jobs if known_jobs is not None and request.job_id in known_jobs else None,
-                )
-        except JobberError as exc:
-            return put_back(f"could not re-check the job in Jobber ({type(exc).__name__})", RECHECK_RETRY)
-        if problem is not None:
-            return finish("cancelled", problem)
-
-    # 3. Channels as of now, then render.
-    with unit_of_work(engine) as session:
-        chosen, why_not, email_fallback = _channel_state(session, request, context, settings)
-    if not chosen:
-        if is_follow_up:
-            return finish("sent", f"follow-ups stopped: {why_not}", next_follow_up_at=None)
-        return finish("skipped", f"no usable contact at send time: {why_not}")
-    wanted = chosen + (("email",) if email_fallback else ())
-    try:
-        rendered = render_messages(
-            context,
-            settings,
-            branding,
-            token=request.click_token or "",
-            channels=wanted,
-            follow_up=request.follow_ups_sent + 1 if is_follow_up else 0,
-        )
-    except ReviewTemplateError as exc:
-        if is_follow_up:
-            return finish("sent", f"follow-up not sent, template problem: {exc}", next_follow_up_at=None)
-        return finish("failed", f"template problem: {exc}")
-
-    # 4. Every timing rule again, on the clock, just before the provider is called.
-    send_at = current()
-    allowed_at = _allowed_send_time(request, settings, zone, chosen, at=send_at, is_follow_up=is_follow_up)
-    if allowed_at > send_at:
-        early = not is_follow_up and _trigger_at(request, send_at) + timedelta(minutes=settings.delay_minutes) > send_at
-        why = (
-            f"the {settings.delay_minutes}-minute delay after the trigger has not passed"
-            if early
-            else f"{send_at.astimezone(zone):%H:%M} is inside quiet hours "
-            f"({settings.quiet_hours_start:%H:%M}-{settings.quiet_hours_end:%H:%M}, {zone.key})"
-        )
-        return defer(allowed_at, f"deferred to {allowed_at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}: {why}")
-
-    # 5. Deliver on each channel through the fenced ledger.
-    outcomes: dict[str, _Outcome] = {}
-    for name in chosen:
-        message = _message(
-            request=request, step=step, channel=name, rendered=rendered, settings=settings, branding=branding,
-            defaults=defaults or {},
-        )  # fmt: skip
-        outcomes[name] = deliver_once(
-            engine, request_id=request.id, step=step, message=message, channel=channels.get(name),
-            claim_token=token, renew_at=current(),
-        )  # fmt: skip
-        if outcomes[name].status == "lost":
-            log.warning("Review request %s: %s", request.id, outcomes[name].detail)
-            return None
-    if email_fallback and outcomes.get("sms", _Outcome("sent")).status == "failed":
-        message = _message(
-            request=request, step=step, channel="email", rendered=rendered, settings=settings, branding=branding,
-            defaults=defaults or {},
-        )  # fmt: skip
-        outcomes["email"] = deliver_once(
-            engine, request_id=request.id, step=step, message=message, channel=channels.email,
-            claim_token=token, renew_at=current(),
-        )  # fmt: skip
-        if outcomes["email"].status == "lost":
-            log.warning("Review request %s: %s", request.id, outcomes["email"].detail)
-            return None
-
-    # 6. Release with the outcome.
-    pending = [o for o in outcomes.values() if o.status in ("transient", "unknown")]
-    if pending:
-        retry_after = max((o.retry_after or 0.0 for o in pending), default=0.0) or None
-        delay = retry_delay(request.attempts, retry_after)
-        if any(o.status == "unknown" for o in pending):
-            delay = min(delay, timedelta(minutes=1))
-        return put_back("; ".join(f"{k}: {o.detail}" for k, o in outcomes.items() if o in pending), delay)
-    sent = [k for k, o in outcomes.items() if o.status == "sent"]
-    failures = "; ".join(f"{k}: {o.detail}" for k, o in outcomes.items() if o.status == "failed") or None
-    if not sent:
-        if is_follow_up:
-            return finish("sent", f"follow-up failed: {failures}", next_follow_up_at=None)
-        return finish("failed", failures)
-    done = request.follow_ups_sent + 1 if is_follow_up else 0
-    next_at: datetime | None = None
-    if done < settings.follow_ups:
-        next_at = now + timedelta(days=settings.follow_up_after_days)
+    def wait_for_jobber(exc: JobberError) -> Decision:
+        # Jobber trouble is not the request's fault: deferred (not an attempt) with capped backoff, within quiet
+        # hours as any retry, and given up only when the trouble has lasted JOBBER_GIVE_UP_AFTER.
+        stored = dict(request.context or {})
+        since = parse_time(stored.get(_TROUBLE_SINCE)) or now
+        deferrals = int(stored.get(_TROUBLE_COUNT) or 0)
+        what = f"Jobber unavailable during the re-check ({type(exc).__name__})"
+        if now - since >= JOBBER_GIVE_UP_AFTER:
+            hours = (now - since).total_seconds() / 3600
+            return finish("failed", f"gave up after {hours:.0f} h of Jobber trouble: {what}")
+        when = now + jobber_retry_delay(deferrals, getattr(exc, "retry_after", None))
         if settings.quiet_hours_enabled:
-            next_at = next_allowed(next_at, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
-    values: dict[str, Any] = {"status": "sent", "reason": failures, "next_follow_up_at": next_at}
-    if is_follow_up:
-        values["follow_ups_sent"] = done
-    else:
-        values["sent_at"] = now
-    with unit_of_work(engine) as session:
-        release(session, request_id=request.id, token=token, values=values)
-    return decision("sent", f"{step} by {'+'.join(sent)}" + (f" ({failures})" if failures else ""), now)
+            when = next_allowed(when, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
+        stored.update({_TROUBLE_SINCE: since.isoformat(), _TROUBLE_COUNT: deferrals + 1})
+        values: dict[str, Any] = {
+            "status": "planned",
+            "planned_at": when,
+            "attempts": ReviewRequest.attempts - 1,
+            "context": stored,
+            "reason": f"waiting for Jobber since {since:%Y-%m-%d %H:%M} UTC: {what}",
+        }
+        with unit_of_work(engine) as session:
+            release(session, request_id=request.id, token=token, values=values)
+        return decision("deferred", values["reason"], when)
+
+    def jobber_recovered() -> None:
+        # The trouble is over: the next outage starts its own clock.
+        stored = dict(request.context or {})
+        if _TROUBLE_SINCE in stored or _TROUBLE_COUNT in stored:
+            stored.pop(_TROUBLE_SINCE, None)
+            stored.pop(_TROUBLE_COUNT, None)
+            request.context = stored
+            with unit_of_work(engine) as session:
+                session.execute(
+                    update(ReviewRequest)
+                    .where(ReviewRequest.id == request.id, ReviewRequest.claim_token == token)
+                    .values(context=stored)
+                    .execution_options(synchronize_session=False)
+                )
+
+    if not is_follow_up and request.attempts > MAX_ATTEMPTS:
+        # Only claims that never reached an outcome (a worker killed or stuck past its lease, again and again)
+        # get here: retries that end in put_back give up at MAX_ATTEMPTS.
+        return finish(
+            "failed",
+            f"gave up after {request.attempts - 1} attempts that ended without an outcome "
+            "(the worker crashed or its lease ran out)",
+        )
+
+    def work() -> Decision | None:
+        # 2. Re-check the trigger (first message only; Make.com requests have no Jobber item to check).
+        if not is_follow_up and jobber is not None and request.source != "make":
+            try:
+                # Jobber may not make this worker wait anywhere near its lease (an uncapped Retry-After, long retries).
+                with jobber.time_budget((lease * WAIT_BUDGET_SHARE).total_seconds()):
+                    problem = still_valid(
+                        jobber,
+                        trigger=request.trigger,
+                        job_id=request.job_id,
+                        trigger_item_id=request.trigger_item_id,
+                        known_jobs=known_jobs if known_jobs is not None and request.job_id in known_jobs else None,
+                    )
+            except JOBBER_TROUBLE as exc:
+                if isinstance(exc, JobberQueryTooExpensive):
+                    return put_back(f"could not re-check the job in Jobber ({type(exc).__name__})", RECHECK_RETRY)
+                return wait_for_jobber(exc)
+            except JobberError as exc:
+                return put_back(f"could not re-check the job in Jobber ({type(exc).__name__})", RECHECK_RETRY)
+            jobber_recovered()
+            if problem is not None:
+                return finish("cancelled", problem)
+
+        # 3. Channels as of now, then render.
+        with unit_of_work(engine) as session:
+            chosen, why_not, email_fallback = _channel_state(session, request, context, settings)
+        if not chosen:
+            if is_follow_up:
+                return finish("sent", f"follow-ups stopped: {why_not}", next_follow_up_at=None)
+            return finish("skipped", f"no usable contact at send time: {why_not}")
+        wanted = chosen + (("email",) if email_fallback else ())
+        try:
+            rendered = render_messages(
+                context,
+                settings,
+                branding,
+                token=request.click_token or "",
+                channels=wanted,
+                follow_up=request.follow_ups_sent + 1 if is_follow_up else 0,
+            )
+        except ReviewTemplateError as exc:
+            if is_follow_up:
+                return finish("sent", f"follow-up not sent, template problem: {exc}", next_follow_up_at=None)
+            return finish("failed", f"template problem: {exc}")
+
+        # 4. Every timing rule again, on the clock, just before the provider is called.
+        send_at = current()
+        allowed_at = _allowed_send_time(request, settings, zone, chosen, at=send_at, is_follow_up=is_follow_up)
+        if allowed_at > send_at:
+            early = (
+                not is_follow_up and _trigger_at(request, send_at) + timedelta(minutes=settings.delay_minutes) > send_at
+            )
+            why = (
+                f"the {settings.delay_minutes}-minute delay after the trigger has not passed"
+                if early
+                else f"{send_at.astimezone(zone):%H:%M} is inside quiet hours "
+                f"({settings.quiet_hours_start:%H:%M}-{settings.quiet_hours_end:%H:%M}, {zone.key})"
+            )
+            return defer(allowed_at, f"deferred to {allowed_at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}: {why}")
+
+        # 5. Deliver on each channel through the fenced ledger.
+        outcomes: dict[str, _Outcome] = {}
+        for name in chosen:
+            message = _message(
+                request=request, step=step, channel=name, rendered=rendered, settings=settings, branding=branding,
+                defaults=defaults or {},
+            )  # fmt: skip
+            outcomes[name] = deliver_once(
+                engine, request_id=request.id, step=step, message=message, channel=channels.get(name),
+                claim_token=token, renew_at=current(),
+            )  # fmt: skip
+            if outcomes[name].status == "lost":
+                log.warning("Review request %s: %s", request.id, outcomes[name].detail)
+                return None
+        if email_fallback and outcomes.get("sms", _Outcome("sent")).status == "failed":
+            message = _message(
+                request=request, step=step, channel="email", rendered=rendered, settings=settings, branding=branding,
+                defaults=defaults or {},
+            )  # fmt: skip
+            outcomes["email"] = deliver_once(
+                engine, request_id=request.id, step=step, message=message, channel=channels.email,
+                claim_token=token, renew_at=current(),
+            )  # fmt: skip
+            if outcomes["email"].status == "lost":
+                log.warning("Review request %s: %s", request.id, outcomes["email"].detail)
+                return None
+
+        # 6. Release with the outcome.
+        pending = [o for o in outcomes.values() if o.status in ("transient", "unknown")]
+        if pending:
+            retry_after = max((o.retry_after or 0.0 for o in pending), default=0.0) or None
+            delay = retry_delay(request.attempts, retry_after)
+            if any(o.status == "unknown" for o in pending):
+                delay = min(delay, timedelta(minutes=1))
+            return put_back("; ".join(f"{k}: {o.detail}" for k, o in outcomes.items() if o in pending), delay)
+        sent = [k for k, o in outcomes.items() if o.status == "sent"]
+        failures = "; ".join(f"{k}: {o.detail}" for k, o in outcomes.items() if o.status == "failed") or None
+        if not sent:
+            if is_follow_up:
+                return finish("sent", f"follow-up failed: {failures}", next_follow_up_at=None)
+            return finish("failed", failures)
+        done = request.follow_ups_sent + 1 if is_follow_up else 0
+        next_at: datetime | None = None
+        if done < settings.follow_ups:
+            next_at = now + timedelta(days=settings.follow_up_after_days)
+            if settings.quiet_hours_enabled:
+                next_at = next_allowed(
+                    next_at, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end
+                )
+        values: dict[str, Any] = {"status": "sent", "reason": failures, "next_follow_up_at": next_at}
+        if is_follow_up:
+            values["follow_ups_sent"] = done
+        else:
+            values["sent_at"] = now
+        with unit_of_work(engine) as session:
+            release(session, request_id=request.id, token=token, values=values)
+        return decision("sent", f"{step} by {'+'.join(sent)}" + (f" ({failures})" if failures else ""), now)
+
+    try:
+        return work()
+    except Exception as exc:
+        # An unexpected error (a bug, a database hiccup): planned again with backoff and a recorded reason, and
+        # given up after MAX_ATTEMPTS like any other retry, instead of being re-claimed after every lease forever.
+        # The ledger makes the retry safe: a delivery left `sending` is reconciled before anything is re-sent.
+        log.exception("Review request %s could not be processed", request_id)
+        try:
+            return put_back(f"unexpected error: {type(exc).__name__}: {exc}"[:500], retry_delay(request.attempts, None))
+        except Exception:
+            log.exception("Review request %s: the error could not be recorded; the lease expiry retries it", request_id)
+            raise exc from None
 
 
 def _trigger_at(request: ReviewRequest, default: datetime) -> datetime:

@@ -332,7 +332,8 @@ def test_a_worker_that_lost_its_claim_after_the_lease_sends_nothing(
 
 def test_jobber_waits_inside_a_claim_are_capped_well_below_the_lease(engine: Engine, channels: Channels) -> None:
     """The re-check in Jobber answers 429 with Retry-After: 3600. The worker must not sleep through its
-    10-minute lease (another worker would take over): it gives up quickly and puts the request back."""
+    10-minute lease (another worker would take over): it gives up quickly and defers the request (Jobber
+    trouble is not an attempt) to the time Jobber asked for."""
     decision = plan(engine)
     slept: list[float] = []
     jobber = JobberClient(
@@ -343,10 +344,12 @@ def test_jobber_waits_inside_a_claim_are_capped_well_below_the_lease(engine: Eng
         sleep=slept.append,
     )
     result = process_request(engine, decision.request_id, channels=channels, jobber=jobber, now=NOW)  # type: ignore[arg-type]
-    assert result is not None and result.status == "retrying"
+    assert result is not None and result.status == "deferred"
     assert sum(slept) <= DEFAULT_LEASE.total_seconds() / 4, f"waited {sum(slept)} s inside a 10-minute lease"
     assert sms(channels).attempts == []
-    assert request_row(engine, decision.request_id).status == "planned"
+    row = request_row(engine, decision.request_id)
+    assert row.status == "planned" and row.attempts == 0
+    assert as_utc(row.planned_at) == NOW + timedelta(hours=1), "Retry-After: 3600 is honoured"
 
 
 def test_a_late_dispatch_defers_to_the_morning_instead_of_sending_at_night(engine: Engine, channels: Channels) -> None:
@@ -381,3 +384,129 @@ def test_a_follow_up_due_in_the_evening_waits_for_the_morning(engine: Engine, ch
     assert row.status == "sent" and as_utc(row.next_follow_up_at) == datetime(2026, 6, 5, 14, 0, tzinfo=UTC)
     assert [d.status for d in dispatch(engine, channels, datetime(2026, 6, 5, 14, 0, tzinfo=UTC))] == ["sent"]
     assert len(sms(channels).sent) == 2
+
+
+class _JobberOutage:
+    """A Jobber client stand-in for the re-check: raises `error` until `back_at`, then answers."""
+
+    def __init__(self, error: Exception, back_at: datetime) -> None:
+        self.error, self.back_at, self.calls = error, back_at, 0
+        self.at = NOW
+
+    def time_budget(self, seconds: float) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def still_valid(self, *args: Any, **kwargs: Any) -> str | None:
+        self.calls += 1
+        if self.at < self.back_at:
+            raise self.error
+        return None
+
+
+def _with_outage(monkeypatch: pytest.MonkeyPatch, outage: _JobberOutage) -> None:
+    import tasks.reviews.sending as sending
+    from tasks.errors import JobberTransportError
+
+    def job_states(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise JobberTransportError("batched re-check: Jobber unreachable")
+
+    monkeypatch.setattr(sending, "still_valid", outage.still_valid)
+    monkeypatch.setattr(sending, "job_states", job_states)
+
+
+@pytest.mark.parametrize("error_name", ["transport", "throttled", "reconnect"])
+def test_a_six_hour_jobber_outage_defers_the_request_and_it_goes_out_once_afterwards_by_day(
+    engine: Engine, channels: Channels, monkeypatch: pytest.MonkeyPatch, error_name: str
+) -> None:
+    from tasks.errors import JobberRateLimited, JobberTransportError, ReconnectRequired
+
+    error: Exception = {
+        "transport": JobberTransportError("connection refused"),
+        "throttled": JobberRateLimited("THROTTLED", retry_after=30.0),
+        "reconnect": ReconnectRequired("refresh token revoked: reconnect Jobber"),
+    }[error_name]
+    settings = review_settings(channels="sms", quiet_hours_enabled=True)  # 21:00-09:00
+    afternoon = datetime(2026, 6, 1, 20, 0, tzinfo=UTC)  # 15:00 CDT
+    decision = plan(engine, settings=settings, now=afternoon)
+    back = afternoon + timedelta(hours=6)  # Jobber is back at 21:00 CDT: quiet hours have begun
+    outage = _JobberOutage(error, back_at=back)
+    _with_outage(monkeypatch, outage)
+    statuses: list[str] = []
+    at = afternoon
+    while at < afternoon + timedelta(hours=20):
+        outage.at = at
+        decisions = dispatch_due(engine, channels=channels, jobber=outage, now=lambda at=at: at).decisions  # type: ignore[arg-type,misc]
+        statuses += [d.status for d in decisions]
+        if "sent" in statuses:
+            break
+        at += timedelta(minutes=5)
+    assert "failed" not in statuses and statuses.count("sent") == 1, statuses
+    assert outage.calls >= 8, "the request kept trying through the outage"
+    assert len(sms(channels).sent) == 1
+    row = request_row(engine, decision.request_id)
+    assert row.status == "sent" and row.attempts == 1, "waiting for Jobber is not an attempt"
+    sent_at = as_utc(row.sent_at)
+    assert sent_at is not None and sent_at >= back
+    assert sent_at == datetime(2026, 6, 2, 14, 0, tzinfo=UTC), "not at night: at 09:00 CDT the next morning"
+    assert "jobber_trouble_since" not in (row.context or {})
+
+
+def test_jobber_trouble_for_a_day_fails_the_request_and_tells_slack(
+    engine: Engine, channels: Channels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.errors import JobberTransportError
+    from tasks.store.models import SlackOutbox
+
+    decision = plan(engine)
+    outage = _JobberOutage(JobberTransportError("connection refused"), back_at=NOW + timedelta(days=3))
+    _with_outage(monkeypatch, outage)
+    statuses: list[str] = []
+    for hour in range(0, 30):
+        outage.at = at = NOW + timedelta(hours=hour)
+        decisions = dispatch_due(engine, channels=channels, jobber=outage, now=lambda at=at: at).decisions  # type: ignore[arg-type,misc]
+        statuses += [d.status for d in decisions]
+    assert statuses.count("failed") == 1 and "sent" not in statuses
+    row = request_row(engine, decision.request_id)
+    assert row.status == "failed" and "Jobber trouble" in (row.reason or "")
+    with unit_of_work(engine) as session:
+        (note,) = session.scalars(select(SlackOutbox)).all()
+        assert note.kind == "review_failed" and str(decision.request_id) in note.dedupe_key
+
+
+def test_an_unexpected_error_is_retried_with_backoff_then_given_up_and_reported(
+    engine: Engine, channels: Channels, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.reviews.sending as sending
+    from tasks.store.models import SlackOutbox
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in rendering")
+
+    monkeypatch.setattr(sending, "render_messages", broken)
+    decision = plan(engine)
+    for hour in range(0, 48):
+        dispatch(engine, channels, NOW + timedelta(hours=hour))
+    row = request_row(engine, decision.request_id)
+    assert row.status == "failed", "not re-claimed every 10 minutes forever"
+    assert row.attempts == 8 and "unexpected error: RuntimeError: a bug in rendering" in (row.reason or "")
+    assert sms(channels).attempts == []
+    with unit_of_work(engine) as session:
+        (note,) = session.scalars(select(SlackOutbox)).all()
+        assert note.kind == "review_failed"
+
+
+def test_claims_that_never_reach_an_outcome_are_given_up_after_max_attempts(engine: Engine, channels: Channels) -> None:
+    """A worker killed mid-request again and again (kill -9: no exception handler runs): the lease expiry
+    re-claims it, and after MAX_ATTEMPTS such claims it is failed with the reason, not retried forever."""
+    decision = plan(engine)
+    at = NOW
+    for _ in range(12):
+        with unit_of_work(engine) as session:
+            claim(session, request_id=decision.request_id, token="dead-worker", now=at, lease=DEFAULT_LEASE)  # type: ignore[arg-type]
+        at += DEFAULT_LEASE + timedelta(minutes=1)
+    assert [d.status for d in dispatch(engine, channels, at)] == ["failed"]
+    row = request_row(engine, decision.request_id)
+    assert row.status == "failed" and "without an outcome" in (row.reason or "")
+    assert sms(channels).attempts == []
