@@ -5,6 +5,7 @@ The work is in tasks/store/backup.py; this file only orchestrates it. See docs/b
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from tasks.events.queue import INBOX_RETENTION, PruneResult, prune
 from tasks.settings import get_settings
 from tasks.store.backup import (
     BackupManifest,
@@ -40,6 +42,15 @@ def apply_retention_task(backup_dir: Path, keep_last: int, keep_daily: int) -> l
     return apply_retention(backup_dir, keep_last=keep_last, keep_daily=keep_daily)
 
 
+@task(name="inbox-retention", task_run_name="prune the webhook inbox", cache_policy=NO_CACHE)
+def prune_inbox_task(retention_days: int) -> PruneResult:
+    """Delete processed, relayed inbox rows older than `retention_days` (after the snapshot, which keeps them);
+    failed (poison) rows are kept and counted."""
+    from tasks.store.db import get_engine
+
+    return prune(get_engine(get_settings().resolved_database_url), retention=timedelta(days=retention_days))
+
+
 def _rename_run(name: str) -> None:
     """Give this flow run a name that says what it did (known only once the snapshot exists)."""
     from prefect.client.orchestration import get_client
@@ -56,9 +67,16 @@ def _rename_run(name: str) -> None:
 
 
 @flow(name="jobber-backup", log_prints=False)
-def jobber_backup(keep_last: int = 7, keep_daily: int = 30, backup_dir: str | None = None) -> BackupManifest:
+def jobber_backup(
+    keep_last: int = 7,
+    keep_daily: int = 30,
+    backup_dir: str | None = None,
+    inbox_retention_days: int = INBOX_RETENTION.days,
+) -> BackupManifest:
     """Snapshot the synced data, verify the archive, keep the newest `keep_last` snapshots plus one a day for
-    `keep_daily` days, and leave a Markdown artifact with the manifest. Default folder: JOBBERFLOW_HOME/backups."""
+    `keep_daily` days, and leave a Markdown artifact with the manifest. Default folder: JOBBERFLOW_HOME/backups.
+    Then prune the webhook inbox (processed, relayed rows older than `inbox_retention_days`; failed rows are
+    kept and reported)."""
     logger = get_run_logger()
     folder = Path(backup_dir) if backup_dir else get_settings().jobberflow_home / "backups"
     manifest = create_backup_task(folder)
@@ -71,10 +89,18 @@ def jobber_backup(keep_last: int = 7, keep_daily: int = 30, backup_dir: str | No
         manifest.archive_bytes,
         len(deleted),
     )
+    pruned = prune_inbox_task(inbox_retention_days)
+    logger.info("inbox retention: deleted %d rows received before %s", pruned.deleted, pruned.cutoff.isoformat())
+    if pruned.failed_kept:
+        logger.warning(
+            "inbox: %d failed (poison) rows kept for someone to look at (work_state = 'failed')", pruned.failed_kept
+        )
     _rename_run(f"backup: {manifest.total_rows} rows -> {manifest.archive}")
     create_markdown_artifact(
         key="jobber-backup",
-        markdown=render_backup_markdown(manifest, deleted),
+        markdown=render_backup_markdown(manifest, deleted)
+        + f"\n\nInbox retention: {pruned.deleted} processed rows deleted (received before {pruned.cutoff:%Y-%m-%d});"
+        f" {pruned.failed_kept} failed rows kept for review.\n",
         description=f"Backup {manifest.archive}: {manifest.total_rows} rows",
     )
     return manifest

@@ -5,6 +5,11 @@ when the work failed for a reason that may pass (Jobber down, throttled), or to 
 `MAX_ATTEMPTS` (a poison row: reported, never retried forever, never blocking the others). Topics that
 cause no work are stored as `none` and never claimed.
 
+Retention (`prune`, run daily by the `jobber-backup` flow after its snapshot): rows whose work is `done`
+or `none` and that the relay has passed on are deleted once older than `INBOX_RETENTION` (30 days);
+`failed` rows (poison) and anything pending, claimed or not yet relayed are kept, and the failed ones are
+counted so the run can report them until someone looks.
+
 A claim is one conditional UPDATE (`... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) AND <still
 claimable>`), so two workers never take the same row: on PostgreSQL the second skips the rows the first
 locked; on SQLite the statement runs under the database's write lock. Every later write is fenced by the
@@ -19,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Table, and_, delete, func, or_, select, update
 
 from tasks.store.accounts import as_utc
 from tasks.store.models import WebhookInbox
@@ -30,6 +35,8 @@ PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
 DEFAULT_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 36  # with the backoff below, about 7 hours of retrying: a 6-hour Jobber outage loses nothing
 MAX_BACKOFF = timedelta(minutes=15)
+NONE = "none"
+INBOX_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,12 +224,51 @@ def claimable_count(engine: Engine, *, now: datetime | None = None, cap: int = 1
         return int(conn.execute(select(func.count()).select_from(probe)).scalar_one())
 
 
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What `prune` deleted, and the `failed` rows it kept (poison: reported until someone looks)."""
+
+    deleted: int
+    failed_kept: int
+    cutoff: datetime
+
+
+def prune(
+    engine: Engine, *, retention: timedelta = INBOX_RETENTION, now: datetime | None = None, batch: int = 5000
+) -> PruneResult:
+    """Delete inbox rows received before `now - retention` whose work is over (`done`, or `none`: nothing to
+    do) and that were relayed. In batches of `batch` rows, one short transaction each, so the gateway's
+    writer never waits long for the lock. A webhook redelivered after the retention period would be taken
+    as new; Jobber retries for hours, not weeks."""
+    now = now or datetime.now(UTC)
+    cutoff = now - retention
+    prunable = and_(
+        _TABLE.c.work_state.in_((DONE, NONE)),
+        _TABLE.c.relayed_at.is_not(None),
+        _TABLE.c.received_at < cutoff,
+    )
+    deleted = 0
+    while True:
+        with engine.begin() as conn:
+            ids = [int(i) for i in conn.scalars(select(_TABLE.c.id).where(prunable).order_by(_TABLE.c.id).limit(batch))]
+            if not ids:
+                break
+            deleted += int(conn.execute(delete(_TABLE).where(_TABLE.c.id.in_(ids), prunable)).rowcount or 0)
+        if len(ids) < batch:
+            break
+    with engine.connect() as conn:
+        failed = int(conn.execute(select(func.count()).where(_TABLE.c.work_state == FAILED)).scalar_one() or 0)
+    return PruneResult(deleted=deleted, failed_kept=failed, cutoff=cutoff)
+
+
 __all__ = [
     "CLAIMED",
     "DONE",
     "FAILED",
+    "NONE",
     "PENDING",
     "Claim",
+    "PruneResult",
     "Event",
     "PendingWork",
     "backoff",
@@ -230,5 +276,6 @@ __all__ = [
     "finish",
     "claimable_count",
     "pending_work",
+    "prune",
     "retry_later",
 ]

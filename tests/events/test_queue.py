@@ -136,3 +136,37 @@ def test_the_gateways_fast_insert_stores_the_work_state(db_url: str, caplog: obj
     writer.close()
     assert "fast insert failed" not in caplog.text  # type: ignore[attr-defined]
     assert sorted(_states(db_url).values()) == ["none", "pending", "pending"]
+
+
+def test_retention_prunes_old_processed_relayed_rows_and_keeps_failed_ones(db_url: str) -> None:
+    from sqlalchemy import update
+
+    engine = get_engine(db_url)
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    old, recent = now - timedelta(days=31), now - timedelta(days=29)
+    inbox.store_rows(engine, _rows(8))
+    # (work_state, received_at, relayed) per row id, in insertion order
+    layout = [
+        ("done", old, True),  # deleted
+        ("none", old, True),  # deleted
+        ("done", recent, True),  # kept: inside the retention period
+        ("done", old, False),  # kept: not relayed yet
+        ("failed", old, True),  # kept: poison, until someone looks
+        ("pending", old, True),  # kept: work not done
+        ("claimed", old, True),  # kept: work under way
+        ("none", recent, False),  # kept
+    ]
+    with engine.begin() as conn:
+        ids = [row[0] for row in conn.execute(select(WebhookInbox.id).order_by(WebhookInbox.id))]
+        for row_id, (state, received, relayed) in zip(ids, layout, strict=True):
+            conn.execute(
+                update(WebhookInbox)
+                .where(WebhookInbox.id == row_id)
+                .values(work_state=state, received_at=received, relayed_at=received if relayed else None)
+            )
+    result = queue.prune(engine, now=now, batch=1)
+    assert (result.deleted, result.failed_kept) == (2, 1)
+    assert result.cutoff == now - queue.INBOX_RETENTION
+    assert sorted(_states(db_url)) == ids[2:]
+    assert queue.prune(engine, now=now).deleted == 0
+    assert queue.prune(engine, now=now + timedelta(days=60)).deleted == 1  # the recent relayed done row, now old
