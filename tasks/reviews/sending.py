@@ -63,6 +63,7 @@ from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
 from tasks.store.models import Delivery, ReviewRequest
 from tasks.store.optouts import is_suppressed, suppress
+from tasks.store.restores import reconcile_since
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,8 @@ def deliver_once(
                 delivery.to_address,
             )
         )
+        fresh = delivery is None or delivery.status == "pending"
+        restored_since = reconcile_since(session, request_id=request_id) if fresh else None
     found: SendResult | None = None
     reconciled = False
     if prior is not None:
@@ -256,6 +259,14 @@ def deliver_once(
                         delivery.error_message = f"reconciliation failed: {exc}"
                 return _Outcome("unknown", "could not reconcile with the provider yet")
             reconciled = True
+    if restored_since is not None and not reconciled:
+        # This database was restored from a snapshot taken after this request was planned: the provider may
+        # hold the message from after the snapshot, which the restored ledger cannot know. Ask first.
+        try:
+            found = channel.find_sent(message, since=restored_since - timedelta(minutes=5))
+        except DeliveryError as exc:
+            return _Outcome("unknown", f"restored from a backup; could not reconcile with the provider yet: {exc}")
+        reconciled = True
     with unit_of_work(engine) as session:
         # The fence, in the transaction that writes the ledger row.
         if not renew_claim(session, request_id=request_id, token=claim_token, now=renew_at or now):
@@ -293,6 +304,9 @@ def deliver_once(
                 updated_at=now,
             )
             session.add(delivery)
+            if found is not None:
+                _mark_sent(delivery, found, now)
+                return _Outcome("sent", "reconciled after a restore: the provider had it")
         delivery_id_key = message.idempotency_key
     # The ledger row is committed: from here a crash leaves "sending", which the next claim reconciles.
     try:

@@ -52,11 +52,13 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from tasks.errors import BackupError, BackupIntegrityError, RestoreTargetNotEmpty
 from tasks.store.db import build_engine, normalize_url
 from tasks.store.migrate import alembic_config, current_revision, upgrade_database
 from tasks.store.models import Base
+from tasks.store.restores import mark_restored
 
 logger = logging.getLogger(__name__)
 
@@ -331,6 +333,10 @@ def restore_backup(manifest_path: Path, *, database_url: str) -> RestoreReport:
         upgrade_database(url)
         with _consistent_read(engine) as conn:
             restored = _summarize(_read_tables(conn))
+        # Messages may have gone out after the snapshot: until reconciled with the provider, requests planned
+        # before this restore are never sent without asking the provider first (tasks/store/restores.py).
+        with Session(engine) as session, session.begin():
+            mark_restored(session, snapshot_at=manifest.created_at, manifest=manifest.path.name)
     finally:
         engine.dispose()
     return RestoreReport(

@@ -335,6 +335,22 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class RestoreMark(Base):
+    """This database was restored from a snapshot: messages may have been sent after the snapshot was taken.
+
+    Until a request planned before the restore (id <= `last_request_id`) has a delivery the provider
+    confirmed, dispatch asks the provider (`find_sent` since `snapshot_at`) before any send.
+    """
+
+    __tablename__ = "restore_marks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    restored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    snapshot_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_request_id: Mapped[int] = mapped_column(Integer, default=0)
+    manifest: Mapped[str | None] = mapped_column(String(500))
+
+
 class Suppression(Base):
     """An address that must not be messaged: SMS STOP, Twilio 21610, an email unsubscribe."""
 
