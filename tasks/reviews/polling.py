@@ -113,6 +113,7 @@ def poll_and_plan(
     branding: Branding,
     initial_lookback: timedelta = timedelta(hours=24),
     now: datetime | None = None,
+    defer_to_events: bool = True,
 ) -> PollResult:
     """Plan a request for every item the trigger matches since the watermark, then move the watermark.
 
@@ -125,6 +126,9 @@ def poll_and_plan(
     since = (mark - OVERLAP) if mark is not None else now - initial_lookback
     result = PollResult(since=since, watermark=mark or since)
     newest = mark or since
+    if defer_to_events and _events_waiting(engine):
+        result.stopped = "webhooks are being handled right now; the poll waits for the next turn (same window)"
+        return result
     try:
         _plan_candidates(client, engine, settings, branding, account_key, since, now, result)
     except (JobberRateLimited, JobberTransportError) as exc:
@@ -135,6 +139,14 @@ def poll_and_plan(
     result.watermark = min(newest, now)
     _save_watermark(engine, account_key, settings.trigger, result.watermark)
     return result
+
+
+def _events_waiting(engine: Engine) -> bool:
+    """Is the event path working through a backlog? Then webhooks are evidently arriving, and a poll would
+    spend the Jobber budget those events need (a poll page costs thousands of points): it waits a turn."""
+    from tasks.events.queue import claimable_count
+
+    return claimable_count(engine, cap=1) > 0
 
 
 def _plan_candidates(

@@ -106,3 +106,23 @@ def test_a_busy_jobber_ends_the_poll_quietly_and_keeps_its_watermark(
     assert busy.stopped.startswith("Jobber is busy") and busy.decisions == []
     later = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
     assert later.stopped == "" and [d.status for d in later.decisions] == ["planned"]
+
+
+def test_the_poll_waits_while_the_event_path_has_a_backlog(
+    live: tuple[SandboxServer, JobberClient], engine: Engine
+) -> None:
+    """A burst of webhooks and a poll would compete for Jobber's budget: the poll waits a turn, keeping its
+    window, and plans the job once the events are handled."""
+    from tasks.events import queue
+    from tasks.store import inbox
+
+    sb, client = live
+    sb.store.close_job(job_id=_john(sb).id)  # type: ignore[attr-defined]
+    row = inbox.InboxRow("k", "acc", "JOB_CLOSED", "j", "2026-12-07T10:00:00Z", "{}", datetime.now(UTC))
+    inbox.store_rows(engine, [row])
+    waiting = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
+    assert waiting.stopped.startswith("webhooks are being handled") and waiting.examined == 0
+    claim = queue.claim(engine)
+    queue.finish(engine, claim.token, {e.id: "done" for e in claim.events})
+    later = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
+    assert [d.status for d in later.decisions] == ["planned"]
