@@ -119,6 +119,11 @@ class DrainResult:
             o = self.outcomes[0]
             what = o.review or o.slack or o.refresh or o.status
             return f"jobber events: {o.topic} {o.label or o.item_id} ({what})"[:200]
+        reviewed = [o for o in self.outcomes if o.review and not o.review.startswith(("duplicate", "ignored"))]
+        if len(reviewed) == 1 and not self.count("retrying") and not self.count("failed"):
+            # one job closed: its JOB_CLOSED, JOB_UPDATE and visit events; name the run after the job
+            o, more = reviewed[0], len(self.outcomes) - 1
+            return f"jobber events: {o.topic} {o.label or o.item_id} ({o.review}) +{more} related"[:200]
         counts = [f"{len(self.outcomes)} events"]
         for word in ("sent", "planned", "skipped"):
             n = self.review_count(word)
