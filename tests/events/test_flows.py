@@ -84,7 +84,8 @@ def test_the_event_task_names_its_run_and_leaves_a_row_per_event(configured: San
     assert sms["body"].startswith("Hi John! How was your Water Heater Installation with Mike?")
     with get_client(sync_client=True) as client:
         run = client.read_task_run(state.state_details.task_run_id)  # type: ignore[arg-type]
-        assert run.name.startswith("jobber events: JOB_CLOSED job #1042 Water Heater Installation (sent -> John S."), run.name
+        expected = "jobber events: JOB_CLOSED job #1042 Water Heater Installation (sent -> John S."
+        assert run.name.startswith(expected), run.name
         artifacts = [a for a in client.read_artifacts() if a.key == "jobber-events" and a.task_run_id == run.id]
     assert len(artifacts) == 1
     rows = artifacts[0].data
