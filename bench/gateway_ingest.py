@@ -92,7 +92,10 @@ class Gateway:
             env["PREFECT_API_URL"] = self.prefect_url
         env.pop("JOBBER_WEBHOOK_SECRET", None)
         args = [sys.executable, "-c", _SERVER_SNIPPET, str(self.port), str(self.workers)]
-        self.proc = subprocess.Popen(args, env=env, cwd=str(self.home), start_new_session=True)  # noqa: S603
+        from deployments.processes import spawn
+
+        # its own process group, and it dies with this script (kill -9 included): deployments/processes.py
+        self.proc = spawn(args, env=env, cwd=self.home)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -148,12 +151,11 @@ class Gateway:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill9()
+        """SIGTERM to the gateway's process group (its relay child too), SIGKILL after 20 s."""
+        if self.proc is not None:
+            from deployments.processes import stop
+
+            stop(self.proc, timeout=20)
 
 
 _SERVER_SNIPPET = """
@@ -167,11 +169,12 @@ def start_prefect_server(home: Path, timeout: float = 120.0) -> tuple[subprocess
     """A Prefect server on SQLite in its own process group (stopped with this script)."""
     import httpx
 
+    from deployments.processes import spawn
+
     port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     args = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    log = (home / "prefect.log").open("ab")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
+    proc = spawn(args, env=env, log_path=home / "prefect.log")
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -452,6 +455,9 @@ def stored_keys(database_url: str) -> set[str]:
 
 
 def main() -> None:
+    from deployments.processes import handle_termination
+
+    handle_termination()  # SIGTERM / SIGHUP stop the gateway and Prefect through the same `finally` as Ctrl-C
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=1000.0, help="webhooks per second in the steady window")
     parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
@@ -514,8 +520,9 @@ def main() -> None:
     finally:
         gateway.stop()
         if prefect_proc is not None:
-            prefect_proc.terminate()
-            prefect_proc.wait(20)
+            from deployments.processes import stop
+
+            stop(prefect_proc, timeout=20)
     load_average = os.getloadavg()
 
     sent = len(results)

@@ -84,9 +84,10 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 
 def spawn(
-    cmd: list[str], *, env: dict[str, str] | None = None, log_path: Path | None = None
+    cmd: list[str], *, env: dict[str, str] | None = None, log_path: Path | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start `cmd` in a session and process group of its own that stops when this process dies.
+    """Start `cmd` (in `cwd`, default ours) in a session and process group of its own that stops when this
+    process dies.
 
     Output goes to `log_path` (appended; its folder is created), or to this process's own stdout/stderr
     when None. Stdin is /dev/null: the child never reads from (or is stopped by) the terminal.
@@ -94,13 +95,14 @@ def spawn(
     preexec = _die_with_parent()
     if log_path is None:
         return subprocess.Popen(  # noqa: S603 - the caller's command, not a shell
-            cmd, env=env, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec
+            cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec
         )
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - the caller's command, not a shell
             cmd,
             env=env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -75,6 +75,7 @@ def create_app(
     from deployments.gateway.metrics import metrics_for
     from deployments.gateway.relay import Relay
     from deployments.gateway.wakeup import Waker
+    from tasks.events.routing import warm as warm_routing
     from tasks.store.db import get_engine
 
     settings = settings or get_settings()
@@ -120,6 +121,7 @@ def create_app(
     app.state.relay = None
     metrics_for(app)
     webhooks.inbox_writer(app)  # its thread starts on the first webhook
+    warm_routing()  # which topics cause work: decided on the hot path, loaded here
     app.webhook_shortcut = webhooks.fast_path(app)
     for module in (health, webhooks, oauth, slack, twilio, reviews, admin):
         app.include_router(module.router)

@@ -56,13 +56,15 @@ async def healthz(request: Request) -> JSONResponse:
             "relayed": status.relayed,
             "consecutive_failures": status.consecutive_failures,
             "last_error": status.last_error,
+            "wakeups": status.wakeups,
+            "last_wakeup_error": status.last_wakeup_error,
         }
     metrics_for(request.app).request("healthz", "ok" if db_ok else "error")
     return JSONResponse(body, status_code=200 if db_ok else 503)
 
 
 def refresh_gauges(app: Any) -> None:
-    """Read the inbox backlog and relay lag from the database into the gauges."""
+    """Read the inbox backlog, relay lag and event work from the database into the gauges."""
     metrics = metrics_for(app)
     try:
         pending = inbox.backlog(app.state.engine)
@@ -71,6 +73,15 @@ def refresh_gauges(app: Any) -> None:
         return
     metrics.inbox_backlog.set(pending.count)
     metrics.relay_lag_seconds.set(pending.lag_seconds())
+    try:
+        from tasks.events.queue import pending_work
+
+        work = pending_work(app.state.engine)
+        metrics.event_work.labels("pending").set(work.count)
+        metrics.event_work.labels("failed").set(work.failed)
+        metrics.event_work_age_seconds.set(work.age_seconds())
+    except Exception:  # noqa: BLE001 - a scrape must not fail because the database hiccups
+        log.warning("metrics: event work unavailable", exc_info=True)
     try:
         from tasks.jobber.usage import read_usage
         from tasks.slack.outbox import slack_outbox_counts

@@ -59,6 +59,17 @@ class GatewayMetrics:
         self.relay_lag_seconds = Gauge(
             "gateway_relay_lag_seconds", "Age of the oldest inbox row not yet relayed to Prefect.", registry=r
         )
+        self.event_work = Gauge(
+            "gateway_event_work",
+            "Webhooks by the state of the work they cause: pending (waiting or being handled) | failed (set aside).",
+            ["state"],
+            registry=r,
+        )
+        self.event_work_age_seconds = Gauge(
+            "gateway_event_work_age_seconds",
+            "Age of the oldest webhook whose work is not done: alert when it grows (no event worker?).",
+            registry=r,
+        )
         self.relay_events = Counter(
             "gateway_relay_events", "Inbox rows sent to Prefect, by outcome (sent | failed).", ["outcome"], registry=r
         )

@@ -1,10 +1,10 @@
 """Which Jobber topics cause work, and which work: the gateway stores every verified webhook, but only
 the ones something acts on wake a worker. Pure functions of the topic (no settings, no I/O), so the
-gateway can decide at ingest.
+gateway can decide at ingest; `warm()` loads the tables before the first webhook.
 
 | work    | topics                                                                         |
 |---------|--------------------------------------------------------------------------------|
-| refresh | every topic about a synced resource (CLIENT_, PROPERTY_, JOB_, VISIT_, INVOICE_, QUOTE_, USER_) |
+| refresh | every topic about a resource the sync stores (tasks/sync/refresh.py `resource_for_topic`) |
 | review  | the topics any review trigger listens to (tasks/reviews/triggers.py TOPICS)    |
 | slack   | the topics a Slack notification may come from (tasks/slack/kinds.py)           |
 """
@@ -13,12 +13,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from tasks.sync.refresh import resource_for_topic
+
 PENDING = "pending"
 NOTHING = "none"
-
-# Topic prefixes of the resources the sync stores (tasks/sync/refresh.py TOPIC_RESOURCES).
-SYNCED_PREFIXES = ("CLIENT_", "PROPERTY_", "JOB_", "VISIT_", "INVOICE_", "QUOTE_", "USER_")
-
 
 @cache
 def _review_topics() -> frozenset[str]:
@@ -38,7 +36,7 @@ def work_for(topic: str) -> tuple[str, ...]:
     """The kinds of work a topic may cause, in the order they run: ("refresh", "review", "slack")."""
     upper = topic.strip().upper()
     work: list[str] = []
-    if upper.startswith(SYNCED_PREFIXES):
+    if resource_for_topic(upper) is not None:  # a resource the sync stores
         work.append("refresh")
     if upper in _review_topics():
         work.append("review")
@@ -50,3 +48,9 @@ def work_for(topic: str) -> tuple[str, ...]:
 def initial_state(topic: str) -> str:
     """The inbox row's work_state at ingest: "pending" when the topic causes work, else "none"."""
     return PENDING if work_for(topic) else NOTHING
+
+
+def warm() -> None:
+    """Load the topic tables now (the gateway calls it at start, not on its first webhook's hot path)."""
+    _review_topics()
+    _slack_topics()

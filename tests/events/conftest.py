@@ -1,5 +1,5 @@
 """The review tests' fixtures (a fresh sandbox per test, an engine, recording channels) serve here too."""
 
-from tests.reviews.conftest import channels, engine, live
+from tests.reviews.conftest import channels, configured, engine, live
 
-__all__ = ["channels", "engine", "live"]
+__all__ = ["channels", "configured", "engine", "live"]

@@ -5,50 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from deployments.sandbox import SandboxServer
+from tests.reviews.conftest import FLOW_SETTINGS
 
 pytestmark = pytest.mark.prefect
 
-SETTINGS = {"review_link": "https://g.page/r/x/review", "delay_minutes": 0, "quiet_hours_enabled": False}
-
-
-@pytest.fixture
-def configured(prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    from tasks.delivery.factory import reset_channel_cache
-    from tasks.jobber.factory import reset_jobber_clients
-    from tasks.settings import reset_settings_cache
-    from tasks.store.db import dispose_engines
-    from tasks.store.migrate import upgrade_database
-
-    with SandboxServer(SandboxConfig(seed=7, clients=10, jobs=15, invoices=4, quotes=2)) as sb:
-        env = {
-            "JOBBER_BASE_URL": sb.url,
-            "JOBBER_API_KEY": sb.issue_tokens()["access_token"],
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'events.db'}",
-            "JOBBERFLOW_HOME": str(tmp_path),
-            "PUBLIC_URL": "https://reviews.example.test",
-            "JOBBERFLOW_PARAMETER_OVERRIDES": json.dumps({"jobber-events": {"settings": SETTINGS}}),
-        }
-        for name in ("JOBBER_CLIENT_ID", "JOBBER_CLIENT_SECRET", "TWILIO_ACCOUNT_SID", "SMTP_HOST", "SLACK_BOT_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        reset_settings_cache()
-        reset_jobber_clients()
-        reset_channel_cache()
-        upgrade_database()
-        yield sb
-        reset_jobber_clients()
-        reset_channel_cache()
-        reset_settings_cache()
-        dispose_engines()
+SETTINGS = FLOW_SETTINGS  # the settings the configured fixture gives the jobber-events deployment
 
 
 def _close_and_store(sb: SandboxServer, job_number: int, *, received_at: datetime) -> None:
@@ -60,8 +28,16 @@ def _close_and_store(sb: SandboxServer, job_number: int, *, received_at: datetim
     since = len(sb.store.events)
     sb.store.close_job(job_id=job.id)
     rows = [
-        inbox.InboxRow(hashlib.sha256(f"{e.topic}{e.item_id}{e.seq}".encode()).hexdigest(), e.account_id, e.topic,
-                       e.item_id, e.occurred_at, "{}", received_at, initial_state(e.topic))  # fmt: skip
+        inbox.InboxRow(
+            hashlib.sha256(f"{e.topic}{e.item_id}{e.seq}".encode()).hexdigest(),
+            e.account_id,
+            e.topic,
+            e.item_id,
+            e.occurred_at,
+            "{}",
+            received_at,
+            initial_state(e.topic),
+        )  # fmt: skip
         for e in sb.store.events[since:]
     ]
     inbox.store_rows(get_engine(), rows)

@@ -88,6 +88,9 @@ def test_metrics_count_requests_latency_backlog_and_lag(gateway: FastAPI) -> Non
     assert samples[("gateway_ack_seconds_count", (("endpoint", "jobber_webhook"),))] == 3
     assert samples[("gateway_inbox_backlog", ())] == 1
     assert samples[("gateway_relay_lag_seconds", ())] >= 0
+    assert samples[("gateway_event_work", (("state", "pending"),))] == 1, "the stored webhook's work is waiting"
+    assert samples[("gateway_event_work", (("state", "failed"),))] == 0
+    assert samples[("gateway_event_work_age_seconds", ())] >= 0
     assert samples[("slack_notifications_total", (("outcome", "sent"),))] == 1
     assert samples[("slack_notifications_total", (("outcome", "failed"),))] == 1
     assert samples[("jobber_api_requests_total", (("outcome", "ok"),))] == 2

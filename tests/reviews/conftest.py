@@ -3,8 +3,10 @@ recording channels, and builders for settings and Jobber nodes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +14,13 @@ from sqlalchemy import Engine
 
 from deployments.sandbox import SandboxConfig, SandboxServer
 from tasks.delivery.base import RecordingChannel
+from tasks.delivery.sms import TwilioSmsChannel
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient
 from tasks.reviews.rendering import Branding
 from tasks.reviews.sending import Channels
 from tasks.reviews.settings import ReviewSettings
+from tests.delivery.fake_twilio import FakeTwilio
 
 PUBLIC_URL = "https://reviews.example.test"
 REVIEW_LINK = "https://g.page/r/evergreen/review"
@@ -117,3 +121,60 @@ def live() -> Iterator[tuple[SandboxServer, JobberClient]]:
         )
         yield sb, client
         client.close()
+
+
+TWILIO_SID = "AC" + "1" * 32
+TWILIO_TOKEN = "test-auth-token-456"  # noqa: S105 - a test value
+TWILIO_FROM = "+15125550100"
+
+
+@pytest.fixture
+def twilio() -> Iterator[FakeTwilio]:
+    """The local Twilio endpoint the official SDK talks to."""
+    with FakeTwilio(account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN) as fake:
+        yield fake
+
+
+def twilio_channels(fake: FakeTwilio) -> Channels:
+    """SMS through the official Twilio SDK to `fake`; email to a recorder."""
+    sms = TwilioSmsChannel(
+        account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, from_number=TWILIO_FROM, base_url=fake.url, timeout=2.0
+    )
+    return Channels(sms=sms, email=RecordingChannel("email-recorder"))
+
+
+FLOW_SETTINGS = {"review_link": "https://g.page/r/x/review", "delay_minutes": 0, "quiet_hours_enabled": False}
+
+
+@pytest.fixture
+def configured(prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    """Settings pointing at a fresh sandbox, a migrated SQLite file, the local outbox and the local Slack
+    stand-in; the event worker's review settings (jobber-events) send at once, at any hour."""
+    from tasks.delivery.factory import reset_channel_cache
+    from tasks.jobber.factory import reset_jobber_clients
+    from tasks.settings import reset_settings_cache
+    from tasks.store.db import dispose_engines
+    from tasks.store.migrate import upgrade_database
+
+    with SandboxServer(SandboxConfig(seed=7, clients=10, jobs=15, invoices=4, quotes=2)) as sb:
+        env = {
+            "JOBBER_BASE_URL": sb.url,
+            "JOBBER_API_KEY": sb.issue_tokens()["access_token"],
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'events.db'}",
+            "JOBBERFLOW_HOME": str(tmp_path),
+            "PUBLIC_URL": "https://reviews.example.test",
+            "JOBBERFLOW_PARAMETER_OVERRIDES": json.dumps({"jobber-events": {"settings": FLOW_SETTINGS}}),
+        }
+        for name in ("JOBBER_CLIENT_ID", "JOBBER_CLIENT_SECRET", "TWILIO_ACCOUNT_SID", "SMTP_HOST", "SLACK_BOT_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        reset_settings_cache()
+        reset_jobber_clients()
+        reset_channel_cache()
+        upgrade_database()
+        yield sb
+        reset_jobber_clients()
+        reset_channel_cache()
+        reset_settings_cache()
+        dispose_engines()

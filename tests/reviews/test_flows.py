@@ -3,45 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from deployments.sandbox import SandboxServer
 
 pytestmark = pytest.mark.prefect
-
-
-@pytest.fixture
-def configured(prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    """Settings pointing at a fresh sandbox, a SQLite file and the local outbox."""
-    from tasks.delivery.factory import reset_channel_cache
-    from tasks.jobber.factory import reset_jobber_clients
-    from tasks.settings import reset_settings_cache
-    from tasks.store.db import dispose_engines
-
-    with SandboxServer(SandboxConfig(seed=7, clients=10, jobs=15, invoices=4, quotes=2)) as sb:
-        env = {
-            "JOBBER_BASE_URL": sb.url,
-            "JOBBER_API_KEY": sb.issue_tokens()["access_token"],
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'flows.db'}",
-            "JOBBERFLOW_HOME": str(tmp_path),
-            "PUBLIC_URL": "https://reviews.example.test",
-        }
-        for name in ("JOBBER_CLIENT_ID", "JOBBER_CLIENT_SECRET", "TWILIO_ACCOUNT_SID", "SMTP_HOST"):
-            monkeypatch.delenv(name, raising=False)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        reset_settings_cache()
-        reset_jobber_clients()
-        reset_channel_cache()
-        yield sb
-        reset_jobber_clients()
-        reset_channel_cache()
-        reset_settings_cache()
-        dispose_engines()
 
 
 def _outbox(tmp: Path) -> list[dict[str, Any]]:

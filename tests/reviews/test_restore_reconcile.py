@@ -4,39 +4,20 @@ before any send."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
-from tasks.delivery.base import RecordingChannel
-from tasks.delivery.sms import TwilioSmsChannel
 from tasks.reviews.mapping import context_from_job
 from tasks.reviews.planning import Decision, plan_request
-from tasks.reviews.sending import Channels, dispatch_due
+from tasks.reviews.sending import dispatch_due
 from tasks.store.backup import create_backup, restore_backup
 from tasks.store.db import dispose_engines, get_engine, unit_of_work
 from tasks.store.models import Delivery, RestoreMark, ReviewRequest
 from tests.delivery.fake_twilio import FakeTwilio
-from tests.reviews.conftest import BRANDING, NOW, job_node, review_settings
-
-SID = "AC" + "2" * 32
-TOKEN = "test-auth-token-789"
-FROM = "+15125550100"
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio(account_sid=SID, auth_token=TOKEN) as fake:
-        yield fake
-
-
-def twilio_channels(fake: FakeTwilio) -> Channels:
-    sms = TwilioSmsChannel(account_sid=SID, auth_token=TOKEN, from_number=FROM, base_url=fake.url, timeout=2.0)
-    return Channels(sms=sms, email=RecordingChannel("email-recorder"))
+from tests.reviews.conftest import BRANDING, NOW, job_node, review_settings, twilio_channels
 
 
 def plan(engine: Engine, job_id: str = "Z2lkOi8vSm9iYmVyL0pvYi8x", **node: Any) -> Decision:

@@ -5,38 +5,20 @@ Twilio stand-in."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from tasks.delivery.base import RecordingChannel
-from tasks.delivery.sms import TwilioSmsChannel
 from tasks.reviews.mapping import context_from_job
 from tasks.reviews.planning import Decision, plan_request
-from tasks.reviews.sending import Channels, dispatch_due
+from tasks.reviews.sending import dispatch_due
 from tasks.reviews.settings import ReviewSettings
 from tasks.store.db import unit_of_work
 from tasks.store.models import Delivery
 from tests.delivery.fake_twilio import FakeTwilio, Scripted
-from tests.reviews.conftest import BRANDING, NOW, job_node, review_settings
-
-SID = "AC" + "1" * 32
-TOKEN = "test-auth-token-456"
-FROM = "+15125550100"
-
-
-@pytest.fixture
-def twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio(account_sid=SID, auth_token=TOKEN) as fake:
-        yield fake
-
-
-def twilio_channels(fake: FakeTwilio) -> Channels:
-    sms = TwilioSmsChannel(account_sid=SID, auth_token=TOKEN, from_number=FROM, base_url=fake.url, timeout=2.0)
-    return Channels(sms=sms, email=RecordingChannel("email-recorder"))
+from tests.reviews.conftest import BRANDING, NOW, job_node, review_settings, twilio_channels
 
 
 def plan(engine: Engine, settings: ReviewSettings) -> Decision:
