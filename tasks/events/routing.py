@@ -18,6 +18,7 @@ from tasks.sync.refresh import resource_for_topic
 PENDING = "pending"
 NOTHING = "none"
 
+
 @cache
 def _review_topics() -> frozenset[str]:
     from tasks.reviews.triggers import TOPICS
