@@ -1,6 +1,6 @@
 """Flow: back up the synced data (default daily), check the archive, apply the retention policy, report.
 
-The work is in tasks/store/backup.py; this file only orchestrates it. See docs/backups.md.
+The work is in tasks/store/backup/; this file only orchestrates it. See docs/backups.md.
 """
 
 from __future__ import annotations
