@@ -67,6 +67,16 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8700
     gateway_max_body_bytes: int = 256 * 1024
+    gateway_store_deadline_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=5,
+        description=(
+            "How long a Jobber webhook may wait for its inbox write before the gateway answers 503 (Jobber "
+            "retries). Jobber wants an answer within 1 second; the inbox writer waits at most this long for a "
+            "locked database per batch."
+        ),
+    )
     relay_max_wakeups: int = Field(
         default=1, ge=1, description="Event-worker wake-ups in flight at once (one per `jobberflow worker`)."
     )

@@ -47,7 +47,13 @@ async def healthz(request: Request) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok" if db_ok else "error", "db": "ok" if db_ok else "error"}
     writer = getattr(state, "inbox_writer", None)
     if writer is not None:
-        body["inbox_writer"] = {"queued": writer.queued, "batches": writer.stats.batches}
+        stats = writer.stats
+        body["inbox_writer"] = {
+            "queued": writer.queued,
+            "batches": stats.batches,
+            "unavailable": stats.unavailable,
+            "deadline_missed": stats.deadline_missed,
+        }
     relay = getattr(state, "relay", None)
     if relay is not None:
         status = relay.status

@@ -3,7 +3,9 @@
 The recipe: read the raw body under a size cap (413 before it is read whole), verify
 X-Jobber-Hmac-SHA256 against every configured secret (a generic 401, reason logged without secrets,
 nothing stored), parse (400 when malformed), store in the inbox deduplicated on
-(accountId, topic, itemId, occurredAt) and answer 200 only once that write is committed. Duplicates and
+(accountId, topic, itemId, occurredAt) and answer 200 only once that write is committed, or 503 when it
+is not committed within GATEWAY_STORE_DEADLINE_S (0.5 s: Jobber wants an answer within 1 s, and
+delivers a 503'd webhook again). Duplicates and
 topics we do not act on are acknowledged too. APP_DISCONNECT also drops the account's tokens.
 Prefect hears about stored rows from the relay (deployments/gateway/relay.py), never from this request.
 
@@ -73,7 +75,9 @@ def inbox_writer(app: Any) -> InboxWriter:
             metrics.inbox_batch_rows.observe(rows)
             metrics.inbox_commit_seconds.observe(seconds)
 
-        writer = InboxWriter(app.state.engine, on_batch=on_batch)
+        writer = InboxWriter(
+            app.state.engine, on_batch=on_batch, deadline_s=app.state.settings.gateway_store_deadline_s
+        )
         app.state.inbox_writer = writer
     return writer
 

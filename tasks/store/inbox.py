@@ -5,23 +5,34 @@ requests have queued, inserts them in ONE transaction (`INSERT ... ON CONFLICT (
 on SQLite and PostgreSQL) and only then resolves each request's future. A request that is told
 "stored" or "duplicate" is therefore backed by a committed transaction (SQLite runs WAL with
 synchronous=FULL, see tasks/store/db.py): an acknowledged webhook survives a crash.
+
+A request never waits long: Jobber wants an answer within 1 second, so each request waits at most the
+writer's `deadline_s` (GATEWAY_STORE_DEADLINE_S) for its batch and is otherwise told InboxUnavailable
+(the gateway answers 503 and Jobber delivers it again). The writer's own connection waits at most that
+long for a locked database (SQLite's busy timeout, PostgreSQL's lock_timeout), once per batch: when the
+database as a whole cannot take the write (locked, busy, unreachable: an OperationalError) the whole
+batch is answered "unavailable" at once; only an error that may be a row's fault (a constraint, a value
+too long) makes the writer store that batch's rows one by one, so one bad row cannot fail the others.
+A row whose request stopped waiting is still written: if it commits after its 503, Jobber's retry is
+acknowledged as a duplicate of it, so nothing is stored twice and nothing acknowledged is lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, literal_column, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tasks.store.accounts import as_utc
 from tasks.store.models import WebhookInbox
@@ -138,9 +149,11 @@ class _RawInserter:
 
     Values are bound through the column types' own bind processors, so rows read back through
     SQLAlchemy exactly as if it had written them. Only SQLite (pysqlite) and PostgreSQL (psycopg).
+    The connection is detached from the engine's pool and waits at most `busy_s` for a lock (SQLite's
+    busy timeout, PostgreSQL's lock_timeout), where the pool's connections wait 30 s.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, busy_s: float) -> None:
         self.dialect = engine.dialect
         self.name = engine.dialect.name
         values: dict[str, Any] = {name: bindparam(name) for name in _COLUMNS}
@@ -159,7 +172,21 @@ class _RawInserter:
         self.order: tuple[str, ...] | None = tuple(compiled.positiontup) if compiled.positiontup else None
         processor = _TABLE.c.received_at.type.bind_processor(engine.dialect)
         self._when: Callable[[datetime], Any] = processor or (lambda value: value)
-        self._connection: Any = engine.raw_connection()
+        connection: Any = engine.raw_connection()
+        connection.detach()  # its lock timeout is the writer's own: never hand it back to the pool
+        try:
+            cursor = connection.cursor()
+            millis = max(1, int(busy_s * 1000))
+            if self.name == "sqlite":
+                cursor.execute(f"PRAGMA busy_timeout = {millis}")
+            else:
+                cursor.execute(f"SET lock_timeout = {millis}")
+                connection.commit()
+            cursor.close()
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
 
     @staticmethod
     def supports(engine: Engine) -> bool:
@@ -206,15 +233,16 @@ class _RawInserter:
                     if not cursor.nextset():
                         break
             connection.commit()
+            cursor.close()
             return stored
         except BaseException:
-            try:
+            # keep the driver's own error (closing the cursor of a closed connection would replace it)
+            with contextlib.suppress(Exception):
+                cursor.close()
+            with contextlib.suppress(Exception):
                 connection.rollback()
-            finally:
-                self.close()
+            self.close()
             raise
-        finally:
-            cursor.close()
 
     def close(self) -> None:
         try:
@@ -224,6 +252,8 @@ class _RawInserter:
 
 
 _Waiter = tuple[InboxRow, "asyncio.Future[bool] | Future[bool]", "asyncio.AbstractEventLoop | None"]
+
+DEFAULT_DEADLINE_S = 0.5
 
 
 @dataclass
@@ -235,14 +265,18 @@ class WriterStats:
     failures: int = 0
     largest_batch: int = 0
     last_commit_s: float = 0.0
+    transactions: int = 0  # write transactions attempted (a batch is one, unless a row's error splits it)
+    unavailable: int = 0  # batches the database could not take at all (locked, busy, unreachable)
+    deadline_missed: int = 0  # requests told InboxUnavailable because their batch took longer than the deadline
 
 
 class InboxWriter:
     """One thread that stores queued rows in batches (group commit) and resolves their futures after COMMIT.
 
     `await writer.store(row)` -> True (stored now) or False (a duplicate of a stored row); it raises
-    InboxUnavailable when the batch could not be committed, so the request can answer 503 and Jobber
-    retries. The thread starts on first use; `close()` stores what is queued and stops it.
+    InboxUnavailable when the batch could not be committed, or not within `deadline_s`, so the request
+    can answer 503 and Jobber retries. The thread starts on first use; `close()` stores what is queued
+    and stops it.
     """
 
     def __init__(
@@ -251,9 +285,11 @@ class InboxWriter:
         *,
         max_batch: int = 256,
         on_batch: Callable[[int, float], None] | None = None,
+        deadline_s: float = DEFAULT_DEADLINE_S,
     ) -> None:
         self.engine = engine
         self.max_batch = max_batch
+        self.deadline_s = deadline_s
         self.stats = WriterStats()
         self._on_batch = on_batch
         self._queue: queue.SimpleQueue[_Waiter | None] = queue.SimpleQueue()
@@ -279,14 +315,27 @@ class InboxWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._queue.put((row, future, loop))
-        return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.deadline_s)
+        except TimeoutError:
+            future.cancel()  # the writer skips answering it (the row is still written)
+            raise self._missed() from None
 
-    def store_sync(self, row: InboxRow, timeout: float | None = 30.0) -> bool:
+    def store_sync(self, row: InboxRow) -> bool:
         """The same from a thread without an event loop."""
         self._ensure_started()
         future: Future[bool] = Future()
         self._queue.put((row, future, None))
-        return future.result(timeout)
+        try:
+            return future.result(self.deadline_s)
+        except TimeoutError:
+            if future.cancel():
+                raise self._missed() from None
+            return future.result()  # answered just now
+
+    def _missed(self) -> InboxUnavailable:
+        self.stats.deadline_missed += 1
+        return InboxUnavailable(f"the inbox write took longer than {self.deadline_s:g} s")
 
     @property
     def queued(self) -> int:
@@ -346,29 +395,42 @@ class InboxWriter:
                 return
 
     def _store(self, rows: list[InboxRow]) -> set[str]:
+        """One transaction for `rows` (duplicates within them removed); the keys newly stored."""
         unique: dict[str, InboxRow] = {}
         for row in rows:
             unique.setdefault(row.dedupe_key, row)
-        if _RawInserter.supports(self.engine):
-            try:
-                if self._raw is None:
-                    self._raw = _RawInserter(self.engine)
-                return self._raw.insert(list(unique.values()))
-            except Exception as exc:  # noqa: BLE001 - the SQLAlchemy path below decides what fails
-                self._raw = None
-                log.warning("inbox fast insert failed (%s); using SQLAlchemy for this batch", type(exc).__name__)
-        return store_rows(self.engine, list(unique.values()))
+        self.stats.transactions += 1
+        if not _RawInserter.supports(self.engine):
+            return store_rows(self.engine, list(unique.values()))
+        if self._raw is None:
+            self._raw = _RawInserter(self.engine, busy_s=self.deadline_s)
+        try:
+            return self._raw.insert(list(unique.values()))
+        except BaseException:
+            self._raw = None  # insert() closed it; the next transaction opens a new one
+            raise
+
+    def _unavailable(self, exc: BaseException) -> bool:
+        """True when the database as a whole could not take the write (locked, busy, unreachable): an
+        OperationalError, raw from the driver or wrapped by SQLAlchemy. No row is at fault then."""
+        if isinstance(exc, OperationalError):
+            return True
+        dbapi = getattr(self.engine.dialect, "loaded_dbapi", None)
+        operational = getattr(dbapi, "OperationalError", None)
+        return isinstance(operational, type) and isinstance(exc, operational)
 
     def _commit(self, batch: list[_Waiter]) -> None:
         started = time.perf_counter()
         outcome: set[str] | BaseException
         try:
             outcome = self._store([row for row, _, _ in batch])
-        except SQLAlchemyError as exc:
-            outcome = self._commit_one_by_one(batch, exc)
         except Exception as exc:  # noqa: BLE001 - every waiter must be answered
-            log.exception("inbox batch failed")
-            outcome = exc
+            if self._unavailable(exc):
+                self.stats.unavailable += 1
+                log.error("inbox batch of %d not stored: database unavailable (%s)", len(batch), _describe(exc))
+                outcome = InboxUnavailable(f"database unavailable: {type(exc).__name__}")
+            else:
+                outcome = self._commit_one_by_one(batch, exc)
         elapsed = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.rows += len(batch)
@@ -381,19 +443,26 @@ class InboxWriter:
                 log.debug("on_batch callback failed", exc_info=True)
         self._resolve(batch, outcome)
 
-    def _commit_one_by_one(self, batch: list[_Waiter], error: SQLAlchemyError) -> set[str] | BaseException:
-        """A batch failed: store its rows one by one so one bad row cannot fail the others."""
-        if len(batch) == 1:
-            log.error("inbox write failed: %s", type(error).__name__)
+    def _commit_one_by_one(self, batch: list[_Waiter], error: BaseException) -> set[str] | BaseException:
+        """A batch failed for an error that may be one row's fault: store its rows one by one so one bad
+        row cannot fail the others. When the database itself becomes unavailable meanwhile, the rows not
+        yet stored fail at once (one bounded wait, not one per row)."""
+        rows = list({row.dedupe_key: row for row, _, _ in batch}.values())
+        if len(rows) == 1:
+            log.error("inbox write failed: %s", _describe(error))
             return InboxUnavailable(f"inbox write failed: {type(error).__name__}")
-        log.warning("inbox batch of %d failed (%s); storing its rows one by one", len(batch), type(error).__name__)
+        log.warning("inbox batch of %d failed (%s); storing its rows one by one", len(rows), _describe(error))
         stored: set[str] = set()
         failed: set[str] = set()
-        for row, _, _ in batch:
+        for index, row in enumerate(rows):
             try:
-                stored |= store_rows(self.engine, [row])
-            except SQLAlchemyError as exc:
-                log.error("inbox write failed for one row: %s", type(exc).__name__)
+                stored |= self._store([row])
+            except Exception as exc:  # noqa: BLE001 - sorted below, every waiter is answered
+                if self._unavailable(exc):
+                    log.error("inbox unavailable while storing rows one by one (%s)", _describe(exc))
+                    failed.update(r.dedupe_key for r in rows[index:])
+                    break
+                log.error("inbox write failed for one row: %s", _describe(exc))
                 failed.add(row.dedupe_key)
         if failed:
             return _PartialFailure(stored, failed)
@@ -423,10 +492,13 @@ class InboxWriter:
                 self.stats.failures += 1
             if loop is None:
                 assert isinstance(future, Future)
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+                try:
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+                except InvalidStateError:  # its caller stopped waiting (the deadline)
+                    continue
             else:
                 assert isinstance(future, asyncio.Future)
                 by_loop.setdefault(loop, []).append((future, result))
@@ -435,6 +507,16 @@ class InboxWriter:
                 loop.call_soon_threadsafe(_settle, items)
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 continue
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's class and the first line of the driver's message (never the statement, its parameters or
+    a row's values, which drivers put on later lines)."""
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).splitlines()
+    first = lines[0][:200] if lines else ""
+    name = type(original).__name__ if original is exc else f"{type(exc).__name__}: {type(original).__name__}"
+    return f"{name}: {first}" if first else name
 
 
 class _PartialFailure(Exception):
