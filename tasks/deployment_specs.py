@@ -8,8 +8,6 @@ JOBBERFLOW_PARAMETER_OVERRIDES laid over them as the runner does.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +40,9 @@ def parameter_overrides() -> dict[str, dict[str, Any]]:
 
     The demo uses it (no delay, a demo review link) without editing the contractor's prefect.yaml.
     """
-    raw = os.environ.get("JOBBERFLOW_PARAMETER_OVERRIDES")
-    if not raw:
-        return {}
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError("JOBBERFLOW_PARAMETER_OVERRIDES must be a JSON object of deployment name -> parameters")
-    return value
+    from tasks.settings import get_settings
+
+    return get_settings().jobberflow_parameter_overrides
 
 
 def deployment_parameters(name: str, path: Path = PREFECT_YAML) -> dict[str, Any] | None:

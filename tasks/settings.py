@@ -4,6 +4,12 @@ Variable names follow Jobber's setup guide (JOBBER_API_KEY, JOBBER_API_SECRET, J
 JOBBER_BASE_URL) plus the OAuth app's JOBBER_CLIENT_ID / JOBBER_CLIENT_SECRET / JOBBER_REFRESH_TOKEN.
 Nothing is validated at import time: `get_settings()` builds the object lazily, and `require()` raises a
 `ConfigurationError` that names the variable when a credential is needed but missing or a placeholder.
+
+This class is the only reader of the environment: every variable the project honours is a field here, and
+tests/test_settings_sources.py fails on an `os.environ`/`os.getenv` read anywhere else. Code that starts
+child processes may still *set* variables for them. A secret becomes text in one place, `secret_text()`.
+The contractor's review choices are not here: they are the jobber-events deployment's parameters in
+Prefect (tasks/review_settings_source.py).
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from tasks.errors import ConfigurationError
 
@@ -33,6 +40,15 @@ _PLACEHOLDER = re.compile(
 def is_placeholder(value: str) -> bool:
     """True for an empty value or one that is obviously a template placeholder."""
     return bool(_PLACEHOLDER.match(value.strip()))
+
+
+def secret_text(value: SecretStr | str | None) -> str | None:
+    """The one way a secret (or any credential setting) becomes text: None when it is unset or a placeholder,
+    else its value without surrounding whitespace (a pasted token's trailing newline is never part of it)."""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if raw is None or is_placeholder(raw):
+        return None
+    return raw.strip()
 
 
 class Settings(BaseSettings):
@@ -60,6 +76,14 @@ class Settings(BaseSettings):
     jobberflow_home: Path = Path("data")
     database_url: str | None = None
 
+    # The processes
+    jobberflow_log_level: str = Field(default="WARNING", description="Log level of the `jobberflow` commands.")
+    jobberflow_parameter_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="JSON {deployment name: {parameter: value}} laid over prefect.yaml's parameters (the demo's "
+        "no-delay review settings); for the jobber-events settings, only the seed of a deployment not created yet.",
+    )
+
     # Public address of the gateway (OAuth redirect, Twilio signature, click tracking)
     public_url: str = "http://127.0.0.1:8700"
 
@@ -67,6 +91,9 @@ class Settings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8700
     gateway_max_body_bytes: int = 256 * 1024
+    jobberflow_gateway_relay: bool = Field(
+        default=True, description="Off: this gateway only ingests (its relay runs elsewhere, or in a child process)."
+    )
     gateway_store_deadline_s: float = Field(
         default=0.5,
         gt=0,
@@ -142,7 +169,7 @@ class Settings(BaseSettings):
     def client_secret(self) -> SecretStr | None:
         """JOBBER_CLIENT_SECRET, or the guide's JOBBER_API_SECRET when that is what was set."""
         for candidate in (self.jobber_client_secret, self.jobber_api_secret):
-            if candidate is not None and not is_placeholder(candidate.get_secret_value()):
+            if secret_text(candidate) is not None:
                 return candidate
         return None
 
@@ -160,13 +187,12 @@ class Settings(BaseSettings):
     def token_problem(self, field: str) -> str | None:
         """Why the bearer token in `field` (admin_token, metrics_token) cannot be used, or None when it can."""
         variable = field.upper()
-        value = getattr(self, field)
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
-        if is_placeholder(raw):
+        raw = secret_text(getattr(self, field))
+        if raw is None:
             return f"{variable} is not set (or is still a placeholder)."
-        if len(raw.strip()) < MIN_TOKEN_LENGTH:
+        if len(raw) < MIN_TOKEN_LENGTH:
             return (
-                f"{variable} is too short ({len(raw.strip())} characters): use at least {MIN_TOKEN_LENGTH}, "
+                f"{variable} is too short ({len(raw)} characters): use at least {MIN_TOKEN_LENGTH}, "
                 'for example the output of `python -c "import secrets; print(secrets.token_urlsafe(32))"`.'
             )
         return None
@@ -198,6 +224,10 @@ def get_settings() -> Settings:
         first = exc.errors()[0]
         variable = str(first["loc"][0]).upper() if first.get("loc") else "?"
         raise ConfigurationError(f"{variable}: {first['msg']}", variable=variable) from None
+    except SettingsError as exc:  # a JSON-valued variable that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        variable = found.group(1).upper() if found else "?"
+        raise ConfigurationError(f"{variable}: not valid JSON ({exc.__cause__ or exc})", variable=variable) from None
 
 
 def reset_settings_cache() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -31,7 +30,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from deployments.gateway.body import BodyLimitMiddleware
-from tasks.settings import Settings, get_settings, is_placeholder
+from tasks.settings import Settings, get_settings, secret_text
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +54,6 @@ class GatewayApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def relay_enabled_by_env() -> bool:
-    return os.environ.get(RELAY_ENV, "on").strip().lower() not in {"0", "off", "false", "no"}
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -79,7 +74,7 @@ def create_app(
     from tasks.store.db import get_engine
 
     settings = settings or get_settings()
-    run_relay = relay_enabled_by_env() if relay is None else relay
+    run_relay = settings.jobberflow_gateway_relay if relay is None else relay
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -136,8 +131,7 @@ def _report_short_tokens(settings: Settings) -> None:
         ("admin_token", "The admin page, /auth/jobber/connect and the API docs stay closed until it is fixed."),
         ("metrics_token", "/metrics does not accept it until it is fixed."),
     ):
-        value = getattr(settings, field)
-        if value is None or is_placeholder(value.get_secret_value()):
+        if secret_text(getattr(settings, field)) is None:
             continue
         problem = settings.token_problem(field)
         if problem is not None:

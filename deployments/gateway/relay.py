@@ -37,6 +37,7 @@ from sqlalchemy import Engine
 
 from deployments.gateway.wakeup import Waker
 from tasks.events import account_related, event_name, event_payload, event_resource
+from tasks.settings import secret_text
 from tasks.store import inbox
 
 log = logging.getLogger(__name__)
@@ -138,16 +139,10 @@ def prefect_client(api_url: str | None = None, *, timeout_s: float = 10.0) -> An
     settings: dict[str, Any] = {"timeout": timeout_s, "verify": _tls_context()}
     return SyncPrefectClient(
         url,
-        auth_string=_secret(auth),
-        api_key=_secret(key),
+        auth_string=secret_text(auth),
+        api_key=secret_text(key),
         httpx_settings=settings,
     )
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(value.get_secret_value()) if hasattr(value, "get_secret_value") else str(value)
 
 
 def _send(client: Any, events: Sequence[dict[str, Any]]) -> None:

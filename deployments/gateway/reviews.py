@@ -33,7 +33,7 @@ from tasks.reviews.make import MakeReviewTrigger, plan_make_request
 from tasks.reviews.pipeline import branding_for
 from tasks.reviews.records import request_by_click_token
 from tasks.reviews.settings import ReviewSettings
-from tasks.settings import Settings, is_placeholder
+from tasks.settings import Settings, secret_text
 from tasks.store.db import unit_of_work
 from tasks.store.optouts import suppress
 
@@ -148,15 +148,10 @@ def unsubscribe(token: str, request: Request) -> Response:
     return _page("Unsubscribed", "<p>You will not receive review requests by email any more.</p>")
 
 
-def _secret(value: Any) -> str | None:
-    raw = value.get_secret_value() if value is not None else None
-    return None if raw is None or is_placeholder(raw) else str(raw)
-
-
 def _authorized(request: Request, raw: bytes, settings: Settings) -> str | None:
     """How the caller proved itself ("bearer" / "signature"), or None."""
-    token = _secret(settings.make_webhook_token)
-    secret = _secret(settings.make_webhook_secret)
+    token = secret_text(settings.make_webhook_token)
+    secret = secret_text(settings.make_webhook_secret)
     header = request.headers.get("authorization", "")
     if token and header[:7].lower() == "bearer ":
         if hmac.compare_digest(header[7:].strip().encode(), token.encode()):

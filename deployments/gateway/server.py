@@ -49,12 +49,15 @@ def run_gateway(host: str, port: int, *, workers: int = 1, log_level: str = "inf
     (it also dies with it: deployments/processes.py), so acknowledging webhooks never shares a CPU core or
     the GIL with talking to Prefect. JOBBERFLOW_GATEWAY_RELAY=off: no relay (one runs elsewhere).
     """
-    from deployments.gateway.app import relay_enabled_by_env
     from deployments.processes import spawn, stop
+    from tasks.settings import get_settings, reset_settings_cache
 
     options = _uvicorn_options()
-    relay_here = relay_enabled_by_env()
-    os.environ[RELAY_ENV] = "off"  # the ingest processes never relay themselves (inherited by workers)
+    relay_here = get_settings().jobberflow_gateway_relay
+    # The ingest processes never relay themselves: set for uvicorn's workers (they inherit it) and for this
+    # process, which serves the app itself when there is one worker (its settings are read again).
+    os.environ[RELAY_ENV] = "off"
+    reset_settings_cache()
     relay = spawn(relay_command(), env={**os.environ}) if relay_here else None
     try:
         uvicorn.run(

@@ -16,22 +16,13 @@ from tasks.delivery.outbox import OutboxChannel
 from tasks.delivery.sms import TwilioSmsChannel
 from tasks.delivery.smtp import SECURITY_MODES, SmtpEmailChannel
 from tasks.errors import ConfigurationError
-from tasks.settings import Settings, get_settings, is_placeholder
+from tasks.settings import Settings, get_settings, secret_text
 
 STATUS_CALLBACK_PATH = "/twilio/status"
 INBOUND_PATH = "/twilio/inbound"
 
 _cache: dict[tuple[str, ...], Channel] = {}
 _lock = threading.Lock()
-
-
-def _value(value: str | SecretStr | None) -> str | None:
-    """The setting's text, or None when it is unset or a placeholder."""
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    if value is None or is_placeholder(value):
-        return None
-    return value.strip()
 
 
 def _fingerprint(*values: object) -> str:
@@ -58,10 +49,10 @@ def get_sms_channel(settings: Settings | None = None) -> Channel:
     Raises ConfigurationError naming the missing variable when Twilio is only partly configured.
     """
     settings = settings or get_settings()
-    sid = _value(settings.twilio_account_sid)
-    token = _value(settings.twilio_auth_token)
-    from_number = _value(settings.twilio_from_number)
-    service = _value(settings.twilio_messaging_service_sid)
+    sid = secret_text(settings.twilio_account_sid)
+    token = secret_text(settings.twilio_auth_token)
+    from_number = secret_text(settings.twilio_from_number)
+    service = secret_text(settings.twilio_messaging_service_sid)
     if not (sid or token or from_number or service):
         root = outbox_root(settings)
         return _cached(("outbox", root), lambda: OutboxChannel(root=settings.jobberflow_home / "outbox"))
@@ -84,7 +75,7 @@ def get_sms_channel(settings: Settings | None = None) -> Channel:
         )
     assert sid is not None and token is not None
     callback = settings.public_url.rstrip("/") + STATUS_CALLBACK_PATH
-    base_url = _value(settings.twilio_base_url)
+    base_url = secret_text(settings.twilio_base_url)
     key = ("twilio", _fingerprint(sid, token, from_number, service, callback, base_url))
     return _cached(
         key,
@@ -106,15 +97,15 @@ def get_email_channel(settings: Settings | None = None) -> Channel:
     From address, a username without a password, an unknown SMTP_SECURITY).
     """
     settings = settings or get_settings()
-    host = _value(settings.smtp_host)
-    sender = _value(settings.smtp_from)
+    host = secret_text(settings.smtp_host)
+    sender = secret_text(settings.smtp_from)
     if not host:
         root = outbox_root(settings)
         return _cached(("outbox", root), lambda: OutboxChannel(root=settings.jobberflow_home / "outbox"))
     if not sender:
         raise ConfigurationError("SMTP_HOST is set but SMTP_FROM is not: set the From address.", variable="SMTP_FROM")
-    username = _value(settings.smtp_username)
-    password = _value(settings.smtp_password)
+    username = secret_text(settings.smtp_username)
+    password = secret_text(settings.smtp_password)
     if username and not password:
         raise ConfigurationError("SMTP_USERNAME is set but SMTP_PASSWORD is not.", variable="SMTP_PASSWORD")
     security = settings.smtp_security.strip().lower()

@@ -9,25 +9,18 @@ import httpx
 from tasks.errors import ConfigurationError
 from tasks.jobber.auth import DatabaseTokenProvider, OAuthClient, StaticTokenProvider, TokenProvider
 from tasks.jobber.client import JobberClient
-from tasks.settings import Settings, get_settings, is_placeholder
+from tasks.settings import Settings, get_settings, secret_text
 
 _cached: dict[str, JobberClient] = {}
 _lock = threading.Lock()
 
 
-def _secret(value: object) -> str | None:
-    raw = getattr(value, "get_secret_value", lambda: value)()
-    if raw is None or not isinstance(raw, str) or is_placeholder(raw):
-        return None
-    return raw
-
-
 def build_token_provider(settings: Settings, *, http: httpx.Client | None = None) -> TokenProvider:
     """Refreshing tokens from the database when the OAuth app is configured, else JOBBER_API_KEY as is."""
     account_key = settings.jobber_account_id or "default"
-    api_key = _secret(settings.jobber_api_key)
-    refresh_token = _secret(settings.jobber_refresh_token)
-    client_secret = _secret(settings.client_secret)
+    api_key = secret_text(settings.jobber_api_key)
+    refresh_token = secret_text(settings.jobber_refresh_token)
+    client_secret = secret_text(settings.client_secret)
     if settings.jobber_client_id and client_secret:
         from tasks.jobber.connect import account_identifier
         from tasks.store.db import get_engine

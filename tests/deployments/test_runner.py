@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from deployments.runner import build_runner_deployments, parameter_overrides, read_deployment_specs
+from tasks.errors import ConfigurationError
+from tasks.settings import reset_settings_cache
 
 
 def test_every_deployment_in_prefect_yaml_loads_with_its_schedule_and_triggers() -> None:
@@ -37,8 +39,12 @@ def test_sync_runs_every_fifteen_minutes_and_no_deployment_runs_per_webhook() ->
 
 def test_overrides_change_parameters_without_editing_prefect_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBBERFLOW_PARAMETER_OVERRIDES", '{"jobber-sync": {"mode": "full"}}')
+    reset_settings_cache()
     (sync,) = build_runner_deployments(names=["jobber-sync"], overrides=parameter_overrides())
     assert sync.parameters == {"mode": "full"}
-    monkeypatch.setenv("JOBBERFLOW_PARAMETER_OVERRIDES", "[1]")
-    with pytest.raises(ValueError, match="JSON object"):
-        parameter_overrides()
+    for bad in ("[1]", "{not json"):
+        monkeypatch.setenv("JOBBERFLOW_PARAMETER_OVERRIDES", bad)
+        reset_settings_cache()
+        with pytest.raises(ConfigurationError, match="JOBBERFLOW_PARAMETER_OVERRIDES"):
+            parameter_overrides()
+    reset_settings_cache()
