@@ -24,7 +24,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check flows tasks deployments
+	$(BIN)/ruff format --check flows tasks deployments sandbox
 	$(BIN)/mypy
 
 check: lint test

@@ -47,7 +47,7 @@ def _percentile(values: list[float], q: float) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
     from tasks.delivery.base import RecordingChannel
     from tasks.delivery.outbox import OutboxChannel
     from tasks.jobber.auth import StaticTokenProvider

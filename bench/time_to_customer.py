@@ -248,8 +248,8 @@ def cli_has(command: str, env: dict[str, str]) -> bool:
 
 def candidate_jobs() -> list[int]:
     """Job numbers of not-closed jobs whose client can be texted, from the sandbox's deterministic seed."""
-    from deployments.sandbox.config import SandboxConfig
-    from deployments.sandbox.seed import build_seed
+    from sandbox.jobber.config import SandboxConfig
+    from sandbox.jobber.seed import build_seed
 
     data = build_seed(SandboxConfig(**SEED))  # type: ignore[arg-type]
     chosen = []

@@ -87,7 +87,7 @@ def sandbox_serve(
     webhook_senders: Annotated[int, typer.Option(help="Threads delivering webhooks (1 keeps their order).")] = 1,
 ) -> None:
     """Run the Jobber sandbox in the foreground (GraphQL at /api/graphql, OAuth at /api/oauth/*)."""
-    from deployments.sandbox import SandboxConfig, serve
+    from sandbox.jobber import SandboxConfig, serve
 
     cfg = SandboxConfig(
         seed=seed,
@@ -579,7 +579,7 @@ def demo(
     sandbox_port: int = 8900,
 ) -> None:
     """Run everything on this machine: Prefect server (SQLite), the Jobber sandbox, and a first flow run."""
-    from deployments.demo import run_demo
+    from sandbox.demo import run_demo
 
     run_demo(once=once, prefect_port=prefect_port, sandbox_port=sandbox_port, console=console)
 

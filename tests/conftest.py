@@ -90,7 +90,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[object]:
     """One seeded Jobber sandbox for read-only tests (tests that change data start their own)."""
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
 
     with SandboxServer(SandboxConfig(seed=7)) as server:
         yield server

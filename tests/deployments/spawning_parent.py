@@ -55,7 +55,7 @@ def main() -> None:
                 time.sleep(0.05)
             grandchildren.append(int(pid_file.read_text()))
         if args.demo_home is not None:
-            from deployments.demo import DemoPidFile
+            from sandbox.demo import DemoPidFile
 
             DemoPidFile(args.demo_home).write(children)
         line = {"children": [c.pid for c in children.children], "grandchildren": grandchildren}

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deployments.cli import app
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 
 runner = CliRunner()
 

@@ -126,7 +126,7 @@ def checklist(
 ) -> Iterator[Checklist]:
     """The guide's setup: environment variables, `jobberflow db upgrade`, the gateway, Jobber pointed at it."""
     from deployments.gateway.app import create_app
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
     from tasks.settings import get_settings
     from tasks.store.db import dispose_engines, get_engine
     from tasks.store.migrate import upgrade_database

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 from tests.reviews.conftest import FLOW_SETTINGS
 
 pytestmark = pytest.mark.prefect

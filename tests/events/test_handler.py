@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 from tasks.events import queue
 from tasks.events.handler import Context, drain
 from tasks.events.routing import initial_state

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.prefect
 

@@ -35,7 +35,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 from tests.gateway.test_webhooks_support import call, close_gateway, make_settings
 
 # -- configuration: every secret set, so every verification path runs -----------------------------------------

@@ -114,7 +114,7 @@ def test_each_app_has_its_own_registry(db_url: str) -> None:
 def test_metrics_show_the_jobber_budget_and_slack_outbox_recorded_by_other_processes(
     gateway: FastAPI, sandbox: object
 ) -> None:
-    from deployments.sandbox import SandboxServer
+    from sandbox.jobber import SandboxServer
     from tasks.jobber.auth import StaticTokenProvider
     from tasks.jobber.client import JobberClient
     from tasks.jobber.usage import UsageRecorder

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from deployments.gateway import admin, oauth
 from deployments.gateway.oauth import COOKIE_NAME, make_state, read_state, verify_state
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 from tasks.jobber.connect import authorize_url
 from tasks.settings import Settings
 from tasks.store.db import get_engine, unit_of_work

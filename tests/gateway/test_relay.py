@@ -215,7 +215,7 @@ def test_setup_guide_end_to_end_sandbox_close_job_becomes_a_prefect_event(
 ) -> None:
     """Sandbox (webhook_url = the gateway under uvicorn) -> close a job -> 200, stored -> `jobber.job.closed`."""
     from deployments.gateway.app import create_app
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
 
     secret = "sandbox-e2e-secret"  # noqa: S105 - test value
     app = create_app(make_settings(db_url, jobber_client_secret=secret), engine=get_engine(db_url), relay=True)

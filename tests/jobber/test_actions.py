@@ -41,7 +41,7 @@ def missing_id(type_name: str) -> str:
 @pytest.fixture(scope="module")
 def writer() -> Iterator[JobberClient]:
     """A client on a sandbox of its own, for tests that create, change and delete records."""
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
     from tasks.jobber.auth import StaticTokenProvider
 
     with SandboxServer(SandboxConfig(seed=11, clients=10, jobs=12, invoices=8, quotes=6)) as server:

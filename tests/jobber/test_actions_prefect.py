@@ -12,7 +12,7 @@ pytestmark = pytest.mark.prefect
 @pytest.fixture(scope="module")
 def configured_for_sandbox(prefect_server: None) -> Iterator[None]:
     """Settings pointing the factory at a sandbox of this module's own, and a Prefect test server."""
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
     from tasks.jobber.factory import reset_jobber_clients
     from tasks.settings import reset_settings_cache
 

@@ -33,7 +33,7 @@ def test_expiry_comes_from_the_jwt_exp_claim() -> None:
 
 @pytest.fixture
 def fresh_sandbox() -> Any:
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
 
     with SandboxServer(SandboxConfig(seed=3, clients=5, jobs=5, invoices=5, quotes=2, users=2)) as server:
         yield server

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 from tasks.errors import JobberQueryTooExpensive
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 from tasks.jobber.auth import PIN_RETRY_S, DatabaseTokenProvider, OAuthClient, TokenSet, apply_app_disconnect
 from tasks.jobber.connect import AccountMismatch, store_connection
 from tasks.jobber.documents import load_document

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 from tasks.jobber.schema_tools import check_documents, load_schema, pull_schema
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 from tasks.delivery.base import RecordingChannel
 from tasks.delivery.sms import TwilioSmsChannel
 from tasks.jobber.auth import StaticTokenProvider

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 
 pytestmark = pytest.mark.prefect
 

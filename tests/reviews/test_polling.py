@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 from tasks.jobber.client import JobberClient
 from tasks.reviews.pipeline import plan_from_event, preview
 from tasks.reviews.polling import poll_and_plan

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 from tasks.jobber.client import JobberClient
 from tasks.reviews.pipeline import plan_from_event
 from tasks.reviews.sending import Channels, dispatch_due

@@ -101,7 +101,7 @@ def engine(db_url: str) -> Engine:
 @pytest.fixture(scope="module")
 def own_sandbox() -> Iterator[Any]:
     """A small sandbox these tests may change (close jobs, pay invoices)."""
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
 
     with SandboxServer(SandboxConfig(seed=11, clients=8, jobs=10, invoices=8, quotes=6)) as server:
         yield server

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 from tasks.store.db import build_engine
 from tasks.sync.accuracy import accuracy_markdown, compare_resource
 from tasks.sync.reconcile import sync_resource

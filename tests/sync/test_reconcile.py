@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from deployments.sandbox import SandboxConfig, SandboxServer
+from sandbox.jobber import SandboxConfig, SandboxServer
 from tasks.errors import JobberTransportError
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from deployments.demo import (
+from deployments.processes import ChildProcesses, process_start_time, spawn, stop
+from sandbox.demo import (
     PID_FILE,
     DemoError,
     DemoPidFile,
@@ -24,9 +25,7 @@ from deployments.demo import (
     port_is_free,
     stop_previous_demo,
 )
-from deployments.processes import ChildProcesses, process_start_time, spawn, stop
-
-from .test_processes import SLEEPER, running, start_parent, wait_until_gone  # noqa: F401 - fixture
+from tests.deployments.test_processes import SLEEPER, running, start_parent, wait_until_gone  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

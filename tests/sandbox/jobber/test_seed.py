@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from graphql import GraphQLEnumType
 
-from deployments.sandbox import SandboxConfig, SandboxStore
-from deployments.sandbox.graphql_api import load_schema
-from deployments.sandbox.models import Property
+from sandbox.jobber import SandboxConfig, SandboxStore
+from sandbox.jobber.graphql_api import load_schema
+from sandbox.jobber.models import Property
 
 
 def _enum(name: str) -> set[str]:

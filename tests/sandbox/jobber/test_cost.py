@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 
 from .conftest import Gql
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 
 from .conftest import VERSION, Gql
 

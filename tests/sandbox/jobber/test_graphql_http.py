@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from deployments.sandbox import SandboxConfig, SandboxServer
-from deployments.sandbox.ids import encode_id
+from sandbox.jobber import SandboxConfig, SandboxServer
+from sandbox.jobber.ids import encode_id
 
 from .conftest import VERSION, Gql
 

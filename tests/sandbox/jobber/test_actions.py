@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from deployments.sandbox import SandboxServer
+from sandbox.jobber import SandboxServer
 
 
 def _act(sb: SandboxServer, name: str, **body: object) -> httpx.Response:

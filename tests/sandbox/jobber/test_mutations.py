@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.sandbox.ids import encode_id
-from deployments.sandbox.models import Expense
+from sandbox.jobber.ids import encode_id
+from sandbox.jobber.models import Expense
 
 from .conftest import Gql
 

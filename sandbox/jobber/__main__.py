@@ -1,4 +1,4 @@
-"""``python -m deployments.sandbox [--port 8765] [--seed 42] [--webhook-url URL] ...``"""
+"""``python -m sandbox.jobber [--port 8765] [--seed 42] [--webhook-url URL] ...``"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .server import serve
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deployments.sandbox", description="Run the local Jobber sandbox.")
+    parser = argparse.ArgumentParser(prog="python -m sandbox.jobber", description="Run the local Jobber sandbox.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--seed", type=int, default=42)

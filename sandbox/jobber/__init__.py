@@ -2,7 +2,7 @@
 
 Usage::
 
-    from deployments.sandbox import SandboxConfig, SandboxServer
+    from sandbox.jobber import SandboxConfig, SandboxServer
     with SandboxServer(SandboxConfig(webhook_url="http://127.0.0.1:8000/webhooks/jobber")) as sb:
         tokens = sb.issue_tokens()
         ...  # point JOBBER_BASE_URL at sb.url

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from deployments.sandbox import SandboxConfig, SandboxServer  # noqa: E402
+from sandbox.jobber import SandboxConfig, SandboxServer  # noqa: E402
 
 VERSION = "2025-04-16"
 
