@@ -71,6 +71,9 @@ class SandboxServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():  # a loaded machine: uvicorn still shuts down and closes the socket itself
+                log.warning("sandbox server still stopping after %.0f s", timeout)
+                self._sock = None
         if self._sock is not None:
             self._sock.close()
         self.store.close()
