@@ -2,32 +2,39 @@
 
 ```
 JobberflowError
-├── ConfigurationError          a setting is missing or still a placeholder (names the variable)
+├── TransientError              marker: may go away by itself, worth a retry later (tasks.retry.is_transient)
+├── PermanentError              marker: retrying cannot help
+├── ConfigurationError          a setting is missing or still a placeholder (names the variable)      [permanent]
 ├── BackupError                 a backup could not be made, read or restored
-│   ├── BackupIntegrityError    the archive does not match its manifest (altered, truncated, damaged)
+│   ├── BackupIntegrityError    the archive does not match its manifest (altered, truncated, damaged) [permanent]
 │   └── RestoreTargetNotEmpty   restore only fills an empty database; names the table that has rows
-├── ReviewTemplateError         a review template is missing, invalid, uses an unknown variable, or is too long
+├── ReviewTemplateError         a review template is missing, invalid, unknown variable, too long     [permanent]
 │   └── TemplateRefused         a template tried to reach Python internals (refused by the sandbox)
 ├── DeliveryError               a message could not be handed to a provider (Twilio, SMTP, Slack)
 │   ├── PermanentDeliveryError  retrying cannot help (invalid number, unsubscribed: Twilio 21610, bad address)
-│   ├── TransientDeliveryError  try again later (timeout before sending, 429, 5xx)
-│   └── DeliveryOutcomeUnknown  the provider may have accepted it: reconcile before any resend
+│   ├── TransientDeliveryError  try again later (timeout before sending, 429, 5xx)                     [transient]
+│   └── DeliveryOutcomeUnknown  the provider may have accepted it: reconcile before any resend (neither)
 └── JobberError                 anything that went wrong talking to Jobber
-    ├── JobberTransportError    network failure, timeout or HTTP 5xx (transient)
-    ├── JobberRateLimited       THROTTLED or HTTP 429 still after the retries (transient)
+    ├── JobberTransportError    network failure, timeout or HTTP 5xx                                 [transient]
+    ├── JobberRateLimited       THROTTLED or HTTP 429 still after the retries                        [transient]
     ├── JobberAuthError         the access token was refused
     │   ├── ReconnectRequired   the refresh token is dead or the app was disconnected: a person must reconnect
     │   └── JobberOAuthConfigurationError  the token endpoint refused the app itself (invalid_client, a
     │                           bare 400): a configuration problem; the stored tokens are kept
     │                           (also a ConfigurationError)
     ├── JobberResponseError     the response is not what Jobber's contract promises (not JSON, no data)
-    ├── JobberGraphQLError      `errors` in a HTTP 200 answer
-    │   ├── JobberPermissionError  fields hidden because the app lacks a scope
+    ├── JobberGraphQLError      `errors` in a HTTP 200 answer (transient when its code is THROTTLED)
+    │   ├── JobberPermissionError  fields hidden because the app lacks a scope                        [permanent]
     │   └── JobberQueryTooExpensive  a query's requested cost exceeds the bucket's maximum: it can never run
-    ├── JobberUserError         a mutation answered `userErrors`
+    ├── JobberUserError         a mutation answered `userErrors`                                       [permanent]
     ├── JobberNotFound          a by-id lookup answered null (missing, deleted or another account's)
-    └── NotAvailableInJobberAPI the action exists in Make.com's Jobber app but not in Jobber's API
+    └── NotAvailableInJobberAPI the action exists in Make.com's Jobber app but not in Jobber's API    [permanent]
 ```
+
+[transient] and [permanent] classes also derive from the marker, so `except TransientError` catches every
+error worth retrying, whatever its area; `tasks.retry.is_transient` extends the same question to the
+libraries' own exceptions (httpx, SQLAlchemy, Twilio, Slack). ReconnectRequired and
+JobberQueryTooExpensive are permanent too.
 
 HTTP status codes are only turned into these classes in the Jobber client and only turned back into
 HTTP answers in the gateway.
@@ -43,7 +50,19 @@ class JobberflowError(Exception):
     """Base class of every error this project raises on purpose."""
 
 
-class ConfigurationError(JobberflowError):
+class TransientError(JobberflowError):
+    """Marks an error that may go away by itself (an outage, a rate limit): retrying later can help.
+
+    `tasks.retry.is_transient` answers True for every subclass; combine it with a concrete class
+    (`class JobberTransportError(JobberError, TransientError)`)."""
+
+
+class PermanentError(JobberflowError):
+    """Marks an error that retrying cannot fix (bad configuration, a refused input, a query too big to run):
+    `tasks.retry.is_transient` answers False for every subclass, whatever it wraps."""
+
+
+class ConfigurationError(PermanentError):
     """A setting is missing or invalid. The message names the environment variable to set."""
 
     def __init__(self, message: str, *, variable: str | None = None) -> None:
@@ -55,7 +74,7 @@ class BackupError(JobberflowError):
     """A backup could not be made, read or restored."""
 
 
-class BackupIntegrityError(BackupError):
+class BackupIntegrityError(BackupError, PermanentError):
     """The archive does not match its manifest: it was altered, truncated or damaged."""
 
 
@@ -67,7 +86,7 @@ class RestoreTargetNotEmpty(BackupError):
         self.table = table
 
 
-class ReviewTemplateError(JobberflowError):
+class ReviewTemplateError(PermanentError):
     """A review template could not be used: missing, invalid syntax, an unknown variable, or too long."""
 
     def __init__(self, message: str, *, template: str | None = None) -> None:
@@ -88,11 +107,11 @@ class DeliveryError(JobberflowError):
         self.provider = provider
 
 
-class PermanentDeliveryError(DeliveryError):
+class PermanentDeliveryError(DeliveryError, PermanentError):
     """Retrying cannot help: invalid number or address, recipient unsubscribed (Twilio 21610), refused."""
 
 
-class TransientDeliveryError(DeliveryError):
+class TransientDeliveryError(DeliveryError, TransientError):
     """The provider was not reached or asked us to wait (timeouts before sending, 429, 5xx): retry later."""
 
     def __init__(
@@ -110,11 +129,11 @@ class JobberError(JobberflowError):
     """Something went wrong talking to Jobber."""
 
 
-class JobberTransportError(JobberError):
+class JobberTransportError(JobberError, TransientError):
     """Jobber could not be reached, timed out or answered 5xx. Transient: try again later."""
 
 
-class JobberRateLimited(JobberError):
+class JobberRateLimited(JobberError, TransientError):
     """Jobber throttled us (THROTTLED query cost or HTTP 429) and the retries ran out."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
@@ -126,7 +145,7 @@ class JobberAuthError(JobberError):
     """Jobber refused the access token."""
 
 
-class ReconnectRequired(JobberAuthError):
+class ReconnectRequired(JobberAuthError, PermanentError):
     """The connection to Jobber is gone (refresh token rejected, app disconnected, account inactive).
 
     Nothing will work for this account until someone connects the app again.
@@ -163,11 +182,11 @@ class JobberGraphQLError(JobberError):
         return [str((e.get("extensions") or {}).get("code", "")) for e in self.errors]
 
 
-class JobberPermissionError(JobberGraphQLError):
+class JobberPermissionError(JobberGraphQLError, PermanentError):
     """Jobber hid fields because the app lacks a scope; add the scope in Jobber's developer center."""
 
 
-class JobberQueryTooExpensive(JobberGraphQLError):
+class JobberQueryTooExpensive(JobberGraphQLError, PermanentError):
     """Jobber answered THROTTLED to a query whose requested cost exceeds the bucket's `maximumAvailable`:
     it can never fit, however long one waits. Ask for fewer nodes per page (`first`) or fewer fields."""
 
@@ -186,7 +205,7 @@ class JobberQueryTooExpensive(JobberGraphQLError):
         self.maximum = maximum
 
 
-class JobberUserError(JobberError):
+class JobberUserError(JobberError, PermanentError):
     """A mutation was refused with `userErrors` (bad input, a rule of Jobber's)."""
 
     def __init__(self, message: str, *, user_errors: Sequence[dict[str, Any]] = ()) -> None:
@@ -198,5 +217,5 @@ class JobberNotFound(JobberError):
     """A by-id lookup returned null: the record is missing, deleted, or belongs to another account."""
 
 
-class NotAvailableInJobberAPI(JobberError):
+class NotAvailableInJobberAPI(JobberError, PermanentError):
     """Make.com's Jobber app lists this action but Jobber's GraphQL API has no way to do it."""

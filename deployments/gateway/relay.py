@@ -9,7 +9,7 @@ triggers both ignore an id they have already seen.
 Events go to the Prefect server's REST API (`POST /api/events`, answered 204 once the server has
 taken them) through Prefect's own client, so PREFECT_API_URL, PREFECT_API_KEY and
 PREFECT_API_AUTH_STRING apply as everywhere else. A row is marked relayed only after that 204. While
-Prefect is down, rows stay in the inbox and the relay retries with capped exponential backoff.
+Prefect is down, rows stay in the inbox and the relay retries with capped exponential backoff (tasks/retry.py).
 
 The events are the Prefect UI's feed of what Jobber sent (and what a contractor's own automations can
 match); they trigger no work. The work is woken directly: before a batch is sent, the relay asks its
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 import uuid
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from sqlalchemy import Engine
 
 from deployments.gateway.wakeup import Waker
 from tasks.events import account_related, event_name, event_payload, event_resource
+from tasks.retry import Backoff
 from tasks.settings import secret_text
 from tasks.store import inbox
 
@@ -241,20 +241,15 @@ class Relay:
         self.api_url = api_url
         self.batch_size = batch_size
         self.idle_s = idle_s
-        self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
+        # 1 s, 2, 4 ... 60 s between failed turns, jittered over the upper half (one relay: no herd to spread)
+        self.backoff = Backoff(base=base_backoff_s, cap=max_backoff_s, floor=0.5)
         self.status = RelayStatus()
         self._on_sent = on_sent
         self._stop = asyncio.Event()
-        self._rng = random.Random()  # noqa: S311 - jitter, not security
 
     def stop(self) -> None:
         self._stop.set()
-
-    def backoff(self, failures: int) -> float:
-        """Capped exponential backoff with full jitter on the upper half."""
-        ceiling = min(self.max_backoff_s, self.base_backoff_s * float(2 ** max(0, failures - 1)))
-        return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
 
     def _once(self) -> int:
         arrived: list[bool] = []
@@ -299,11 +294,11 @@ class Relay:
                     delay = self.max_backoff_s
                 except PrefectUnavailable as exc:
                     self._failed(str(exc))
-                    delay = self.backoff(self.status.consecutive_failures)
+                    delay = self.backoff.seconds(self.status.consecutive_failures)
                 except Exception as exc:  # noqa: BLE001 - the relay must outlive a database hiccup
                     self._failed(f"{type(exc).__name__}")
                     log.debug("relay error", exc_info=True)
-                    delay = self.backoff(self.status.consecutive_failures)
+                    delay = self.backoff.seconds(self.status.consecutive_failures)
                 else:
                     if sent:
                         self.status.relayed += sent

@@ -10,7 +10,7 @@ How outcomes are classified:
 |-------------------------------------------------|------------------------------------------|
 | 21610: the recipient texted STOP to our number  | PermanentDeliveryError(code="21610"): suppress the number |
 | 21211, 21614, 21612, ... any other 4xx          | PermanentDeliveryError(code=<Twilio code>) |
-| HTTP 429                                        | TransientDeliveryError(retry_after=Retry-After) |
+| HTTP 429, code 20429, 408 (`is_transient`)      | TransientDeliveryError(retry_after=Retry-After) |
 | HTTP 5xx (500, 502, 503, 504: maybe accepted)    | DeliveryOutcomeUnknown: call find_sent() before any resend |
 | connection refused, DNS, connect timeout, TLS   | TransientDeliveryError (nothing was sent) |
 | read timeout or connection lost after sending   | DeliveryOutcomeUnknown: call find_sent() before any resend |
@@ -35,7 +35,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from tasks.delivery.base import OutgoingMessage, SendResult
 from tasks.delivery.phone import mask_phone
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
-from tasks.retry_after import parse_retry_after
+from tasks.retry import is_transient, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class TwilioSmsChannel:
             # A 5xx (Twilio's edge timing out, a gateway error) can hide a message Twilio accepted: the
             # outcome is unknown, and the caller reconciles with find_sent() before any resend.
             return DeliveryOutcomeUnknown(text, code=code_text, provider=self.name)
-        if status == 429 or not status:
+        if not status or is_transient(exc):  # 429, 20429, 408: Twilio asks us to wait
             return TransientDeliveryError(
                 text, code=code_text, provider=self.name, retry_after=self.http_client.last_retry_after
             )

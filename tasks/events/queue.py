@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, Table, and_, delete, func, or_, select, update
 
+from tasks.retry import Backoff
 from tasks.store.accounts import as_utc
 from tasks.store.models import WebhookInbox
 
@@ -33,8 +34,10 @@ _TABLE: Table = WebhookInbox.__table__  # type: ignore[assignment]
 
 PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
 DEFAULT_LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 36  # with the backoff below, about 7 hours of retrying: a 6-hour Jobber outage loses nothing
-MAX_BACKOFF = timedelta(minutes=15)
+MAX_ATTEMPTS = 36  # with RETRY_BACKOFF, about 7 hours of retrying: a 6-hour Jobber outage loses nothing
+# 5 s, 10 s, 20 s ... capped at 15 minutes. No jitter: rows that failed together (Jobber down) are meant to
+# come back together, as one batch for one task run, and the attempts must add up to the 7 hours above.
+RETRY_BACKOFF = Backoff(base=5.0, cap=15 * 60.0, floor=1.0)
 NONE = "none"
 INBOX_RETENTION = timedelta(days=30)
 
@@ -153,11 +156,6 @@ def finish(engine: Engine, token: str, outcomes: Mapping[int, str], *, now: date
     return done
 
 
-def backoff(attempts: int) -> timedelta:
-    """5 s, 10 s, 20 s ... capped at 15 minutes."""
-    return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, min(attempts - 1, 20))))
-
-
 def retry_later(
     engine: Engine,
     token: str,
@@ -166,7 +164,7 @@ def retry_later(
     now: datetime | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> tuple[list[int], list[int]]:
-    """Give rows back for a later attempt (backoff by attempts), or set them aside as `failed` once they have
+    """Give rows back for a later attempt (`RETRY_BACKOFF` by attempts), or set them aside as `failed` once they have
     had `max_attempts`. Returns (retried ids, failed ids); rows no longer held by `token` are left alone."""
     now = now or datetime.now(UTC)
     retried: list[int] = []
@@ -186,7 +184,7 @@ def retry_later(
                 }
                 failed.append(event_id)
             else:
-                values = {"work_state": PENDING, "work_not_before": now + backoff(tries)}
+                values = {"work_state": PENDING, "work_not_before": now + RETRY_BACKOFF.delay(tries)}
                 retried.append(event_id)
             values.update(work_claim=None, last_error=error[:2000])
             conn.execute(update(_TABLE).where(_fenced(token, [event_id])).values(**values))
@@ -271,7 +269,7 @@ __all__ = [
     "PruneResult",
     "Event",
     "PendingWork",
-    "backoff",
+    "RETRY_BACKOFF",
     "claim",
     "finish",
     "claimable_count",

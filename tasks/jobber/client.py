@@ -49,7 +49,8 @@ from tasks.errors import (
 )
 from tasks.jobber.auth import TokenProvider, is_reconnect_message
 from tasks.jobber.cost import estimate_cost
-from tasks.jobber.throttle import CostPacer, QueryCost, backoff_delay, parse_retry_after
+from tasks.jobber.throttle import CostPacer, QueryCost
+from tasks.retry import Backoff, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,8 @@ class JobberClient:
         self.pacer = pacer or CostPacer(sleep=sleep)
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter only
-        self._max_backoff_s = max_backoff_s
+        # 0.5 s, 1, 2 ... capped at `max_backoff_s`, full jitter (several workers share Jobber's limits)
+        self._backoff_policy = Backoff(base=0.5, cap=max_backoff_s)
         # document -> (requestedQueryCost, the `first` it was asked with): the next request's cost estimate
         self._expected_cost: dict[str, tuple[float, float | None]] = {}
         self._warned: set[str] = set()
@@ -271,7 +273,7 @@ class JobberClient:
         }
 
     def _backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, cap=self._max_backoff_s, rng=self._rng)
+        return self._backoff_policy.seconds(attempt + 1, rng=self._rng)
 
     def _send(self, payload: dict[str, Any], *, document: str, is_mutation: bool) -> dict[str, Any]:
         token = self.tokens.access_token()

@@ -4,9 +4,10 @@ Each task is the action with its first argument, the client, filled in from
 ``tasks.jobber.factory.get_jobber_client()``: ``close_job("<job id>")`` in a flow runs as a task named
 "close job <job id>". Parameters, defaults and return types are the action's.
 
-Retries: reads retry twice, and only on transient failures (network, 5xx, throttling that outlasted the
-client's own retries). Mutations never retry at the task level: repeating a mutation Jobber may already
-have applied could duplicate it, and the client already retries the cases where Jobber cannot have run it.
+Retries: reads retry twice, and only on transient failures (`tasks.retry.retry_transient`: network, 5xx,
+throttling that outlasted the client's own retries). Mutations never retry at the task level: repeating a
+mutation Jobber may already have applied could duplicate it, and the client already retries the cases where
+Jobber cannot have run it.
 Nothing is cached: every run asks Jobber for the current state.
 """
 
@@ -18,9 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import State, TaskRun
 
-from tasks.errors import JobberRateLimited, JobberTransportError
 from tasks.jobber.actions import (
     clients,
     expenses,
@@ -35,15 +34,10 @@ from tasks.jobber.actions import (
     work_tasks,
 )
 from tasks.jobber.client import JobberClient
+from tasks.retry import transient_retries
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _is_transient(_task: Task[..., Any], _run: TaskRun, state: State[Any]) -> bool:
-    """Retry condition for reads: only failures that may go away by themselves."""
-    error = state.result(raise_on_failure=False)
-    return isinstance(error, JobberTransportError | JobberRateLimited)
 
 
 def jobber_task(
@@ -68,9 +62,7 @@ def jobber_task(
     return task(
         name=f"jobber.{name}",
         task_run_name=run_name,
-        retries=0 if mutation else 2,
-        retry_delay_seconds=[5, 30],
-        retry_condition_fn=None if mutation else _is_transient,
+        **transient_retries(*(() if mutation else (5, 30))),
         cache_policy=NO_CACHE,
         tags=["jobber"],
     )(run)

@@ -1,4 +1,4 @@
-"""Pacing against Jobber's query-cost leaky bucket, and the backoff used for transient failures.
+"""Pacing against Jobber's query-cost leaky bucket (backoff and Retry-After are tasks/retry.py's).
 
 Every Jobber response carries `extensions.cost.throttleStatus` (maximumAvailable, currentlyAvailable,
 restoreRate). `CostPacer` keeps the last reading, predicts how full the bucket is now (it refills at
@@ -9,14 +9,11 @@ answered THROTTLED. Several threads may share one pacer: each request reserves i
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from tasks.retry_after import parse_retry_after
 
 
 @dataclass(frozen=True)
@@ -138,10 +135,4 @@ class CostPacer:
         return max(0.5, deficit / max(cost.restore_rate, 1e-6))
 
 
-def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> float:
-    """Capped exponential backoff with full jitter: uniform(0, min(cap, base * 2**attempt))."""
-    upper = min(cap, base * (2**attempt))
-    return (rng or random).uniform(upper / 2, upper)  # noqa: S311 - jitter, not cryptography
-
-
-__all__ = ["CostPacer", "QueryCost", "backoff_delay", "parse_retry_after"]
+__all__ = ["CostPacer", "QueryCost"]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from tasks.errors import ConfigurationError
 from tasks.jobber.client import JobberClient
+from tasks.retry import transient_retries
 from tasks.reviews.pipeline import branding_for, plan_from_event, sender_defaults
 from tasks.reviews.planning import Decision
 from tasks.reviews.polling import PollResult, poll_and_plan
@@ -40,8 +41,7 @@ def _channels() -> Channels:
 @task(
     name="review-plan-event",
     task_run_name="plan review request: {topic} {item_id}",
-    retries=3,
-    retry_delay_seconds=[5, 30, 120],
+    **transient_retries(5, 30, 120),
 )
 def plan_event_task(topic: str, item_id: str, settings: ReviewSettings, occurred_at: str | None = None) -> Decision:
     """Fetch what a Jobber event names, match the trigger and record the decision (idempotent: safe to retry)."""

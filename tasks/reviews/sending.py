@@ -26,7 +26,6 @@ one run's work, not 1,000 runs.
 from __future__ import annotations
 
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -51,6 +50,7 @@ from tasks.errors import (
     ReviewTemplateError,
 )
 from tasks.jobber.client import JobberClient
+from tasks.retry import Backoff
 from tasks.reviews.eligibility import choose_channels, email_problem, sms_problem
 from tasks.reviews.mapping import ReviewContext, parse_time
 from tasks.reviews.planning import Decision
@@ -78,9 +78,12 @@ RECHECK_RETRY = timedelta(minutes=2)
 # trouble began; a 6-hour outage loses nothing.
 JOBBER_TROUBLE = (JobberTransportError, JobberRateLimited, ReconnectRequired)
 JOBBER_GIVE_UP_AFTER = timedelta(hours=24)
-JOBBER_MAX_BACKOFF = timedelta(minutes=30)
+# 2 min, 4, 8 ... 30 min, each +-20 % so a backlog does not return at once (or Jobber's Retry-After).
+JOBBER_BACKOFF = Backoff.around(120, 30 * 60)
+# After a provider's transient error or an unknown outcome: 1 min, 2, 4 ... 1 h, each +-20 %, or what the
+# provider asked for.
+SEND_BACKOFF = Backoff.around(60, 3600)
 _TROUBLE_SINCE, _TROUBLE_COUNT = "jobber_trouble_since", "jobber_trouble_deferrals"
-_rng = random.Random()  # noqa: S311 - jitter only
 
 
 @dataclass(frozen=True)
@@ -118,23 +121,6 @@ class _Outcome:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
-    """Capped exponential backoff with jitter (1 min, 2, 4 ... 1 h), or what the provider asked for."""
-    if retry_after is not None and retry_after > 0:
-        return timedelta(seconds=min(retry_after, 6 * 3600))
-    base = min(60 * 2 ** max(attempts - 1, 0), 3600)
-    return timedelta(seconds=base * (0.8 + 0.4 * _rng.random()))
-
-
-def jobber_retry_delay(deferrals: int, retry_after: float | None) -> timedelta:
-    """The wait after Jobber trouble: Jobber's Retry-After when it gave one (at most an hour), else 2 min,
-    4, 8 ... capped at `JOBBER_MAX_BACKOFF`, with jitter so a backlog does not return all at once."""
-    if retry_after is not None and retry_after > 0:
-        return timedelta(seconds=min(retry_after, 3600))
-    base = min(120 * 2 ** min(max(deferrals, 0), 16), JOBBER_MAX_BACKOFF.total_seconds())
-    return timedelta(seconds=base * (0.8 + 0.4 * _rng.random()))
 
 
 def _notify_failed(engine: Engine, request_id: int) -> None:
@@ -471,7 +457,7 @@ def process_request(
         if now - since >= JOBBER_GIVE_UP_AFTER:
             hours = (now - since).total_seconds() / 3600
             return finish("failed", f"gave up after {hours:.0f} h of Jobber trouble: {what}")
-        when = now + jobber_retry_delay(deferrals, getattr(exc, "retry_after", None))
+        when = now + JOBBER_BACKOFF.delay(deferrals + 1, retry_after=getattr(exc, "retry_after", None))
         if settings.quiet_hours_enabled:
             when = next_allowed(when, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
         stored.update({_TROUBLE_SINCE: since.isoformat(), _TROUBLE_COUNT: deferrals + 1})
@@ -601,7 +587,7 @@ def process_request(
         pending = [o for o in outcomes.values() if o.status in ("transient", "unknown")]
         if pending:
             retry_after = max((o.retry_after or 0.0 for o in pending), default=0.0) or None
-            delay = retry_delay(request.attempts, retry_after)
+            delay = SEND_BACKOFF.delay(request.attempts, retry_after=retry_after)
             if any(o.status == "unknown" for o in pending):
                 delay = min(delay, timedelta(minutes=1))
             return put_back("; ".join(f"{k}: {o.detail}" for k, o in outcomes.items() if o in pending), delay)
@@ -636,7 +622,8 @@ def process_request(
         # The ledger makes the retry safe: a delivery left `sending` is reconciled before anything is re-sent.
         log.exception("Review request %s could not be processed", request_id)
         try:
-            return put_back(f"unexpected error: {type(exc).__name__}: {exc}"[:500], retry_delay(request.attempts, None))
+            reason = f"unexpected error: {type(exc).__name__}: {exc}"[:500]
+            return put_back(reason, SEND_BACKOFF.delay(request.attempts))
         except Exception:
             log.exception("Review request %s: the error could not be recorded; the lease expiry retries it", request_id)
             raise exc from None

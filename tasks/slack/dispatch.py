@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from tasks.errors import PermanentDeliveryError, TransientDeliveryError
+from tasks.retry import Backoff
 from tasks.slack import outbox
 from tasks.slack.render import SlackMessage
 from tasks.slack.sender import SlackSender
@@ -36,14 +37,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def backoff_delay(
-    attempts: int, *, base_s: float = 30.0, cap_s: float = 3600.0, rng: random.Random | None = None
-) -> float:
-    """Seconds before the next try after `attempts` failed ones: 30 s, 60 s, 2 min ... capped at an hour,
-    with jitter (50-100 %) so rows deferred together do not all come back at once."""
-    ceiling = min(cap_s, base_s * 2 ** min(max(0, attempts - 1), 30))
-    draw = rng.random() if rng is not None else random.random()  # noqa: S311 - jitter only
-    return float(ceiling * (0.5 + 0.5 * draw))
+# After an outage: 30 s, 60 s, 2 min ... capped at an hour, with jitter (50-100 %) so rows deferred together
+# do not all come back at once. A Retry-After from Slack replaces it.
+BACKOFF = Backoff(base=30.0, cap=3600.0, floor=0.5)
 
 
 class ChannelPacer:
@@ -157,11 +153,9 @@ def dispatch_pending(
             sender.post_message(channel=channel, text=message.text, blocks=message.blocks)
         except TransientDeliveryError as exc:
             pacer.posted(channel)
+            delay = BACKOFF.seconds(attempts, retry_after=exc.retry_after, rng=rng)
             if exc.retry_after is not None:
-                pacer.hold(channel, exc.retry_after)
-                delay = exc.retry_after
-            else:
-                delay = backoff_delay(attempts, rng=rng)
+                pacer.hold(channel, delay)
             with unit_of_work(engine) as session:
                 outbox.defer(session, outbox_id=outbox_id, until=now() + timedelta(seconds=delay), error=str(exc))
             result.record(DispatchedRow(outbox_id, kind, channel, "deferred", str(exc)))

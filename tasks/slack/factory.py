@@ -23,7 +23,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from tasks.retry_after import parse_retry_after
+from tasks.retry import parse_retry_after
 from tasks.settings import Settings, get_settings
 from tasks.slack.local import LocalSlackSender, local_slack_root, slack_token
 from tasks.slack.sender import SlackSender, WebClientSender

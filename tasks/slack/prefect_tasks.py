@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import task
 
-from tasks.errors import JobberRateLimited, JobberTransportError
+from tasks.retry import transient_retries
 from tasks.slack.dispatch import ChannelPacer, DispatchResult, dispatch_pending
 from tasks.slack.notify import NotifyOutcome, notify_event
-
-
-def _jobber_was_unavailable(_task: Any, _run: Any, state: Any) -> bool:
-    """Retry only what is transient (Jobber down or throttled); a missing record or bad config will not heal."""
-    try:
-        state.result()
-    except (JobberTransportError, JobberRateLimited):
-        return True
-    except Exception:
-        return False
-    return False
 
 
 @task(
     name="slack-notification",
     task_run_name="slack notification for {topic} {item_id}",
-    retries=3,
-    retry_delay_seconds=[5, 30, 120],
-    retry_condition_fn=_jobber_was_unavailable,
+    **transient_retries(5, 30, 120),  # Jobber down or throttled; a gone record or bad config will not heal
 )
 def notify_event_task(
     topic: str, item_id: str, account_id: str | None = None, occurred_at: str | None = None

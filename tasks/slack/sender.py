@@ -22,12 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from tasks.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from tasks.retry_after import parse_retry_after
-
-# `ok: false` codes that mean "try again later" rather than "this will never work".
-TRANSIENT_SLACK_ERRORS = frozenset(
-    {"ratelimited", "rate_limited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-)
+from tasks.retry import is_transient, parse_retry_after, slack_error_code, slack_status
 
 
 class SlackSender(Protocol):
@@ -37,12 +32,9 @@ class SlackSender(Protocol):
 
 
 def delivery_error(exc: SlackApiError) -> DeliveryError:
-    """Classify an answer the SDK refused (HTTP status and Slack's `error` code)."""
-    response = exc.response
-    status = int(getattr(response, "status_code", 0) or 0)
-    data = getattr(response, "data", None)
-    code = str(data.get("error") or "") if isinstance(data, dict) else ""
-    headers = {str(k).lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
+    """Classify an answer the SDK refused (HTTP status and Slack's `error` code, by `tasks.retry.is_transient`)."""
+    status, code = slack_status(exc), slack_error_code(exc)
+    headers = {str(k).lower(): v for k, v in (getattr(exc.response, "headers", None) or {}).items()}
     if status == 429 or code in ("ratelimited", "rate_limited"):
         retry_after = parse_retry_after(headers.get("retry-after"))
         return TransientDeliveryError(
@@ -52,7 +44,7 @@ def delivery_error(exc: SlackApiError) -> DeliveryError:
             retry_after=retry_after,
         )
     code = code or f"http_{status}"
-    if status >= 500 or code in TRANSIENT_SLACK_ERRORS:
+    if is_transient(exc):
         return TransientDeliveryError(f"Slack is unavailable (HTTP {status}, {code})", code=code, provider="slack")
     return PermanentDeliveryError(f"Slack refused the post: {code}", code=code, provider="slack")
 

@@ -9,6 +9,7 @@ from prefect.artifacts import update_progress_artifact
 from sqlalchemy import Engine
 
 from tasks.jobber.client import JobberClient
+from tasks.retry import transient_retries
 from tasks.sync.accuracy import ResourceAccuracy, compare_resource
 from tasks.sync.reconcile import ResourceResult, sync_resource
 from tasks.sync.refresh import RefreshResult, refresh_record
@@ -37,7 +38,7 @@ def sync_resource_task(
     return sync_resource(client, engine, resource, full=mode == "full", progress=on_page)
 
 
-@task(name="refresh-record", task_run_name="refresh {topic} {item_id}", retries=3, retry_delay_seconds=[2, 10, 30])
+@task(name="refresh-record", task_run_name="refresh {topic} {item_id}", **transient_retries(2, 10, 30))
 def refresh_record_task(topic: str, item_id: str) -> RefreshResult:
     """Refetch the record one webhook names (idempotent, so safe to retry)."""
     client, engine = _client_and_engine()

@@ -12,7 +12,6 @@ import pytest
 from tasks.delivery.base import OutgoingMessage, suppression_reason
 from tasks.delivery.sms import BaseUrlHttpClient, TwilioSmsChannel
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
-from tasks.retry_after import parse_retry_after
 from tests.delivery.fake_twilio import FakeTwilio, Scripted
 
 SID = "AC" + "0" * 32
@@ -199,10 +198,3 @@ def test_base_url_rewrites_only_scheme_and_host() -> None:
     rewritten = client._rewrite("https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json?PageSize=50")
     assert rewritten == "http://127.0.0.1:9999/prefix/2010-04-01/Accounts/AC1/Messages.json?PageSize=50"
     assert BaseUrlHttpClient()._rewrite("https://api.twilio.com/x") == "https://api.twilio.com/x"
-
-
-def test_retry_after_accepts_seconds_and_http_dates() -> None:
-    assert parse_retry_after("12") == 12.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: retry now

@@ -21,7 +21,7 @@ from tasks.errors import (
 )
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient
-from tasks.jobber.throttle import CostPacer, QueryCost, parse_retry_after
+from tasks.jobber.throttle import CostPacer, QueryCost
 
 QUERY = "query Clients { clients(first: 10) { nodes { id name } } }"
 MUTATION = 'mutation Close { jobClose(jobId: "x", input: {}) { job { id } userErrors { message path } } }'
@@ -271,10 +271,3 @@ def test_pacer_waits_for_the_bucket_to_refill() -> None:
     assert pacer.reserve(1_300) == pytest.approx(2.0)
     # the reservation took the points: the next request of 500 must wait a further second
     assert pacer.reserve(500) == pytest.approx(1.0)
-
-
-def test_retry_after_parsing() -> None:
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("garbage") is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0

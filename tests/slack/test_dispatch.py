@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from tasks.settings import Settings
 from tasks.slack import outbox
-from tasks.slack.dispatch import ChannelPacer, backoff_delay, dispatch_pending
+from tasks.slack.dispatch import BACKOFF, ChannelPacer, dispatch_pending
 from tasks.slack.factory import build_slack_sender
 from tasks.slack.notify import enqueue_notification, plan_notification
 from tasks.slack.render import render_message
@@ -237,6 +237,6 @@ def test_backoff_grows_and_is_capped() -> None:
     import random
 
     rng = random.Random(1)
-    delays = [backoff_delay(n, rng=rng) for n in (1, 2, 3, 10, 40)]
+    delays = [BACKOFF.seconds(n, rng=rng) for n in (1, 2, 3, 10, 40)]
     assert 15 <= delays[0] <= 30 and 30 <= delays[1] <= 60 and 60 <= delays[2] <= 120
     assert 1800 <= delays[3] <= 3600 and delays[4] <= 3600
