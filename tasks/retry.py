@@ -14,9 +14,10 @@ gateway's relay, and every Prefect task declaring `retries`) takes its rules fro
   park a worker).
 - `is_transient(exc)`: may this error go away by itself? True for the project's `TransientError`s (Jobber
   down or throttled, a provider's 429/5xx), network errors and timeouts (builtins, httpx, requests,
-  urllib), HTTP 408/429/5xx answers, SQLAlchemy's "database is locked", deadlocks, serialization failures
-  and lost connections, Jobber's THROTTLED, Twilio 5xx/429/20429 and Slack's rate limits and outages.
-  False for `PermanentError`s and everything else: a bug or a refusal does not heal by repetition.
+  urllib), HTTP 408/429/5xx answers, "database is locked", deadlocks, serialization failures and lost
+  connections (wrapped by SQLAlchemy or raw from sqlite3 and psycopg), Jobber's THROTTLED, Twilio
+  5xx/429/20429 and Slack's rate limits and outages. False for `PermanentError`s and everything else: a
+  bug or a refusal does not heal by repetition.
 - `retry_transient`: the Prefect `retry_condition_fn` built from `is_transient`, so a task's `retries`
   are spent on outages only; a permanent error fails the run at once. `transient_retries(5, 30, 120)`
   gives a `@task` its retries, their delays and this condition in one argument.
@@ -194,9 +195,16 @@ def _sqlalchemy(exc: BaseException) -> bool:
         if getattr(exc.orig, "sqlstate", None) in _SQL_TRANSIENT_STATES:
             return True
         if isinstance(exc, sa.OperationalError):
-            text = str(exc.orig if exc.orig is not None else exc).lower()
-            return any(marker in text for marker in _SQL_TRANSIENT_TEXT)
+            return _driver(exc.orig if exc.orig is not None else exc, operational=True)
     return False
+
+
+def _driver(exc: BaseException, *, operational: bool = False) -> bool:
+    """A database driver's own error (sqlite3, psycopg), raised where SQLAlchemy does not wrap it."""
+    if getattr(exc, "sqlstate", None) in _SQL_TRANSIENT_STATES:
+        return True
+    operational = operational or any(cls.__name__ == "OperationalError" for cls in type(exc).__mro__)
+    return operational and any(marker in str(exc).lower() for marker in _SQL_TRANSIENT_TEXT)
 
 
 def _twilio(exc: BaseException) -> bool:
@@ -232,6 +240,8 @@ _BY_LIBRARY: dict[str, Callable[[BaseException], bool]] = {
     "urllib": _urllib,
     "urllib3": _urllib3,
     "sqlalchemy": _sqlalchemy,
+    "sqlite3": _driver,
+    "psycopg": _driver,
     "twilio": _twilio,
     "slack_sdk": _slack,
 }

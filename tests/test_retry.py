@@ -238,13 +238,14 @@ def test_sqlite_database_is_locked_is_transient_and_a_missing_table_is_not(tmp_p
         missing = _raised(lambda: conn.execute(sa.text("SELECT * FROM no_such_table")))
     engine.dispose()
     assert isinstance(locked, sa.exc.OperationalError) and "database is locked" in str(locked)
-    assert is_transient(locked)
+    assert is_transient(locked) and is_transient(locked.orig), "wrapped by SQLAlchemy or raw from the driver"
     assert isinstance(missing, sa.exc.OperationalError) and not is_transient(missing), "a bug does not heal"
+    assert not is_transient(missing.orig)
 
 
 def test_sqlalchemy_disconnects_are_transient_and_integrity_errors_are_not(tmp_path: Path) -> None:
     refused = _raised(lambda: sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/x").connect())
-    assert isinstance(refused, sa.exc.OperationalError) and is_transient(refused)
+    assert isinstance(refused, sa.exc.OperationalError) and is_transient(refused) and is_transient(refused.orig)
     dropped = sa.exc.OperationalError("SELECT 1", {}, Exception("SSL SYSCALL error"), connection_invalidated=True)
     assert is_transient(dropped)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'unique.db'}")
