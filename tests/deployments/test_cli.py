@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -76,6 +79,42 @@ def said(*args: str) -> str:
 def test_every_command_has_help(command: list[str]) -> None:
     output = invoke(*command, "--help")
     assert "Usage" in output and "--help" in output
+
+
+def _command_paths() -> list[list[str]]:
+    from typer.main import get_command
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        subcommands = getattr(command, "commands", {})
+        return [path] + [p for name, sub in sorted(subcommands.items()) for p in walk(sub, [*path, name])]
+
+    return walk(get_command(app), [])
+
+
+def test_the_cli_keeps_every_command_and_each_answers_help() -> None:
+    paths = _command_paths()
+    top = sorted(p[0] for p in paths if len(p) == 1)
+    assert top == [
+        "backup", "db", "demo", "gateway", "jobber", "relay", "reviews", "sandbox", "schema", "serve", "sync", "worker"
+    ]  # fmt: skip
+    assert len(paths) == 39  # the command line before it became one module per command
+    for path in paths:
+        output = invoke(*path, "--help")
+        assert "Usage" in output, path
+
+
+def test_the_installed_script_and_python_m_both_run_the_cli() -> None:
+    script = Path(sys.executable).with_name("jobberflow")
+    for argv in ([str(script), "db", "--help"], [sys.executable, "-m", "deployments.cli", "db", "--help"]):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0 and "upgrade" in done.stdout, (argv, done.stderr)
+
+
+def test_production_commands_do_not_load_the_sandbox_package() -> None:
+    """Only `sandbox serve` and `demo` import sandbox/, when they run; loading the CLI does not."""
+    code = "import sys, deployments.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'sandbox'))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_schema_check_passes_on_the_bundled_schema() -> None:
