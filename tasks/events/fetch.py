@@ -14,6 +14,7 @@ from typing import Any
 
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
+from tasks.jobber.models import Job, connection_nodes
 
 # kind -> (document, root field of its answer)
 DOCUMENTS: dict[str, tuple[str, str]] = {
@@ -116,22 +117,21 @@ class ItemCache:
 
     def _visits_from_jobs(self) -> dict[str, Node]:
         """Visit id -> the visit as sync/visit selects it, from the jobs fetched so far (SyncJobFields select
-        every field of a visit the sync stores; its job, client and property are the job's)."""
+        every field of a visit the sync stores; its job, client and property are the job's). The visit stays
+        the node Jobber sent (the sync stores it as its raw copy); the job is read through its model."""
         found: dict[str, Node] = {}
-        for (kind, _), job in list(self._nodes.items()):
-            if kind != "job" or not isinstance(job, Mapping):
+        for (kind, _), node in list(self._nodes.items()):
+            if kind != "job" or not isinstance(node, Mapping) or not node.get("id"):
                 continue
-            visits = job.get("visits")
-            nodes = visits.get("nodes") if isinstance(visits, Mapping) else None
-            client, prop = job.get("client"), job.get("property")
-            for visit in nodes or []:
+            job = Job.read(node)[0]
+            refs = {
+                "job": {"id": job.id},
+                "client": {"id": job.client.id} if job.client else None,
+                "property": {"id": job.property.id} if job.property else None,
+            }
+            for visit in connection_nodes(node.get("visits")):
                 if isinstance(visit, Mapping) and visit.get("id"):
-                    found[str(visit["id"])] = {
-                        **visit,
-                        "job": {"id": job.get("id")},
-                        "client": {"id": client.get("id")} if isinstance(client, Mapping) else None,
-                        "property": {"id": prop.get("id")} if isinstance(prop, Mapping) else None,
-                    }
+                    found[str(visit["id"])] = {**visit, **refs}
         return found
 
     def fetched(self, kind: str) -> dict[str, Node]:

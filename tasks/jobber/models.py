@@ -10,6 +10,15 @@ Built to survive real-world data and newer API versions:
 Field names are snake_case; the camelCase names Jobber uses are accepted as aliases, and
 ``model_dump(by_alias=True)`` gives them back.
 
+They are the ONE reading of Jobber's answers: the action library returns them, and the pipelines (the
+sync's mapping, the Slack notifications, the event path and the review requests) read the nodes the
+documents under ``events/``, ``sync/``, ``slack/`` and ``reviews/`` fetch through them, with the shared
+helpers (primary phone and email, the address on one line, :func:`parse_time` for Jobber's ISO 8601
+times with ``Z`` or an offset). A pipeline that must not lose a record over one bad value reads with
+:meth:`JobberModel.read`: a value of the wrong type is set aside (its field takes its default) and
+described, instead of failing the whole node. The contract tests (``tests/contract``) check every field
+here against the bundled schema and parse every document's selection into its model.
+
 This module also holds the two small input models the actions take (``AddressInput``,
 ``LineItemInput``).
 """
@@ -17,33 +26,127 @@ This module also holds the two small input models the actions take (``AddressInp
 from __future__ import annotations
 
 import builtins
-from datetime import datetime
-from typing import Annotated, Any
+from collections.abc import Mapping, MutableMapping
+from copy import deepcopy
+from datetime import UTC, datetime
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 
-def _nodes(value: Any) -> Any:
-    """Accept a Relay connection, an edges list, a plain list or null, and return a list."""
+def connection_nodes(value: Any) -> list[Any]:
+    """The items of a Relay connection (``{"nodes": [...]}`` or ``{"edges": [{"node": ...}]}``), a plain list
+    or null, as a list without nulls."""
     if value is None:
         return []
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         if value.get("nodes") is not None:
-            return [node for node in value["nodes"] if node is not None]
-        edges = value.get("edges") or []
-        return [edge.get("node") for edge in edges if isinstance(edge, dict) and edge.get("node") is not None]
-    return value
+            value = value["nodes"]
+        else:
+            edges = value.get("edges") or []
+            value = [edge.get("node") for edge in edges if isinstance(edge, Mapping)]
+    return [item for item in value if item is not None] if isinstance(value, list) else []
 
 
-def _list(value: Any) -> Any:
-    return [] if value is None else value
+def _connection(value: Any) -> Any:
+    """Validator of list fields: a connection or list becomes a list; anything else is left to be reported."""
+    return connection_nodes(value) if value is None or isinstance(value, Mapping | list) else value
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A Jobber time (``ISO8601DateTime``/``ISO8601Date``: ``Z``, an offset, or none) as an aware datetime,
+    UTC when it names no zone; None when empty or unreadable. Datetimes pass through (made aware)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value is None or isinstance(value, bool | Mapping | list):
+        return None
+    text = str(value).strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+JobberTime = Annotated[datetime, AfterValidator(_aware)]
+"""A time from Jobber: ISO 8601, aware (UTC when Jobber names no zone)."""
+
+Flag = Annotated[bool, Strict()]
+"""A Boolean from Jobber: only true/false (``"no"`` is a wrong value, not False)."""
+
+_EXPECTED = {"bool": "true/false", "float": "a number", "int": "a number", "datetime": "an ISO 8601 time"}
+
+
+def _problem(error: ErrorDetails) -> str:
+    """One validation error as the sync reports it: ``"total is 'abc', expected a number"``."""
+    path = ".".join(str(part) for part in error["loc"])
+    kind = error["type"].split("_", 1)[0]
+    if kind == "string":
+        return f"{path} has type {type(error['input']).__name__}, expected a string"
+    if kind in _EXPECTED:
+        return f"{path} is {error['input']!r}, expected {_EXPECTED[kind]}"
+    return f"{path}: {error['msg']}"
+
+
+def _set_aside(data: MutableMapping[str, Any], error: ErrorDetails) -> bool:
+    """Remove what ``error`` is about from ``data``: the wrong value, or the object that lacks a required
+    field (a nested client without its id becomes null; a visit without one leaves the list)."""
+    loc = error["loc"][:-1] if error["type"] == "missing" else error["loc"]
+    return bool(loc) and _drop(data, loc)
+
+
+def _drop(data: MutableMapping[str, Any], loc: tuple[int | str, ...]) -> bool:
+    """Remove the value at ``loc`` (a validation error's location, through connections) from ``data``."""
+    parent: Any = data
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            items = connection_nodes(parent)
+            parent = items[key] if key < len(items) else None
+        else:
+            parent = parent.get(key) if isinstance(parent, Mapping) else None
+    last = loc[-1]
+    if isinstance(parent, MutableMapping) and last in parent:
+        del parent[last]
+        return True
+    if isinstance(last, int):
+        items = connection_nodes(parent)
+        if last < len(items) and isinstance(parent, Mapping | list):
+            raw = parent.get("nodes") if isinstance(parent, Mapping) else parent
+            if isinstance(raw, list):
+                raw[:] = [item for item in raw if item is not items[last]]
+                return True
+    return False
 
 
 class JobberModel(BaseModel):
     """Base of every model here: tolerant of extra fields, accepts both snake_case and camelCase."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, alias_generator=to_camel, coerce_numbers_to_str=True
+    )
+
+    @classmethod
+    def read(cls, node: Mapping[str, Any]) -> tuple[Self, list[str]]:
+        """Validate ``node`` without failing on a value of the wrong type: each such value is set aside (its
+        field takes its default: None, False or an empty list) and described (``"total is 'abc', expected
+        a number"``). Only a missing ``id`` of the node itself still raises ``ValidationError``."""
+        data = deepcopy(dict(node))
+        problems: list[str] = []
+        while True:
+            try:
+                return cls.model_validate(data), problems
+            except ValidationError as exc:
+                errors = exc.errors()
+                set_aside = [_set_aside(data, error) for error in errors]  # every one, not up to the first
+                if not any(set_aside):
+                    raise
+                problems.extend(_problem(error) for error in errors)
 
 
 class UserName(JobberModel):
@@ -70,10 +173,10 @@ class User(JobberModel):
     phone: UserPhone | None = None
     status: str | None = None
     timezone: str | None = None
-    is_account_owner: bool | None = None
-    is_account_admin: bool | None = None
-    created_at: datetime | None = None
-    last_login_at: datetime | None = None
+    is_account_owner: Flag | None = None
+    is_account_admin: Flag | None = None
+    created_at: JobberTime | None = None
+    last_login_at: JobberTime | None = None
 
     @property
     def full_name(self) -> str | None:
@@ -93,21 +196,23 @@ class User(JobberModel):
 class Email(JobberModel):
     id: str | None = None
     address: str | None = None
-    primary: bool = False
+    primary: Flag | None = None
     description: str | None = None
 
 
 class Phone(JobberModel):
     id: str | None = None
     number: str | None = None
-    primary: bool = False
-    sms_allowed: bool | None = None
+    primary: Flag | None = None
+    sms_allowed: Flag | None = None
     description: str | None = None
 
 
 class Address(JobberModel):
-    """A postal address (a property's or a client's billing address)."""
+    """A postal address (a property's or a client's billing address). ``street`` is Jobber's street1 and
+    street2 on one line."""
 
+    street: str | None = None
     street1: str | None = None
     street2: str | None = None
     city: str | None = None
@@ -119,8 +224,23 @@ class Address(JobberModel):
     def one_line(self) -> str:
         """The address on one line, empty parts left out: ``"1 Main St, Springfield, IL 62701"``."""
         region = " ".join(part for part in (self.province, self.postal_code) if part)
-        parts = (self.street1, self.street2, self.city, region, self.country)
-        return ", ".join(part for part in parts if part)
+        streets = (self.street1, self.street2) if self.street1 or self.street2 else (self.street,)
+        return ", ".join(part.strip() for part in (*streets, self.city, region) if part and part.strip())
+
+    @property
+    def street_and_city(self) -> str:
+        """``"4821 Barton Springs Rd, Austin"``: what a notification shows."""
+        street = self.street or " ".join(part for part in (self.street1, self.street2) if part)
+        return ", ".join(part for part in (street, self.city) if part)
+
+    @property
+    def city_and_province(self) -> str:
+        """``"Austin, TX"``."""
+        return ", ".join(part for part in (self.city, self.province) if part)
+
+
+class Tag(JobberModel):
+    label: str | None = None
 
 
 class Client(JobberModel):
@@ -132,15 +252,21 @@ class Client(JobberModel):
     first_name: str | None = None
     last_name: str | None = None
     company_name: str | None = None
-    is_company: bool | None = None
-    is_archived: bool | None = None
-    is_lead: bool | None = None
-    emails: Annotated[list[Email], BeforeValidator(_list)] = Field(default_factory=list)
-    phones: Annotated[list[Phone], BeforeValidator(_list)] = Field(default_factory=list)
+    is_company: Flag | None = None
+    is_archived: Flag | None = None
+    is_lead: Flag | None = None
+    emails: Annotated[list[Email], BeforeValidator(_connection)] = Field(default_factory=list)
+    phones: Annotated[list[Phone], BeforeValidator(_connection)] = Field(default_factory=list)
     billing_address: Address | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    tags: Annotated[list[Tag], BeforeValidator(_connection)] = Field(default_factory=list)
+    client_properties: Annotated[list[Property], BeforeValidator(_connection)] = Field(default_factory=list)
+    created_at: JobberTime | None = None
+    updated_at: JobberTime | None = None
     jobber_web_uri: str | None = None
+
+    @property
+    def tag_labels(self) -> list[str]:
+        return [tag.label for tag in self.tags if tag.label]
 
     @property
     def primary_email(self) -> str | None:
@@ -155,6 +281,12 @@ class Client(JobberModel):
         usable = [p for p in self.phones if p.number]
         primary = [p for p in usable if p.primary]
         return (primary or usable or [Phone()])[0].number
+
+    @property
+    def primary_phone_entry(self) -> Phone | None:
+        """The phone marked primary, else the first one with a number, else None."""
+        usable = [p for p in self.phones if p.number]
+        return next((p for p in usable if p.primary), usable[0] if usable else None)
 
     @property
     def sms_phone(self) -> str | None:
@@ -189,7 +321,7 @@ class LineItem(JobberModel):
     unit_price: float | None = None
     total_price: float | None = None
     category: str | None = None
-    taxable: bool | None = None
+    taxable: Flag | None = None
 
 
 class JobRef(JobberModel):
@@ -208,14 +340,14 @@ class Visit(JobberModel):
     title: str | None = None
     instructions: str | None = None
     visit_status: str | None = None
-    is_complete: bool | None = None
-    completed_at: datetime | None = None
-    start_at: datetime | None = None
-    end_at: datetime | None = None
-    all_day: bool | None = None
-    created_at: datetime | None = None
-    assigned_users: Annotated[list[User], BeforeValidator(_nodes)] = Field(default_factory=list)
-    job: JobRef | None = None
+    is_complete: Flag | None = None
+    completed_at: JobberTime | None = None
+    start_at: JobberTime | None = None
+    end_at: JobberTime | None = None
+    all_day: Flag | None = None
+    created_at: JobberTime | None = None
+    assigned_users: Annotated[list[User], BeforeValidator(_connection)] = Field(default_factory=list)
+    job: Job | None = None
     client: Client | None = None
     property: Property | None = None
 
@@ -235,21 +367,27 @@ class Job(JobberModel):
     job_status: str | None = None
     job_type: str | None = None
     instructions: str | None = None
-    start_at: datetime | None = None
-    end_at: datetime | None = None
-    completed_at: datetime | None = None
+    start_at: JobberTime | None = None
+    end_at: JobberTime | None = None
+    completed_at: JobberTime | None = None
     total: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: JobberTime | None = None
+    updated_at: JobberTime | None = None
     jobber_web_uri: str | None = None
+    allow_review_request: Flag | None = None
     client: Client | None = None
     property: Property | None = None
-    visits: Annotated[list[Visit], BeforeValidator(_nodes)] = Field(default_factory=list)
-    line_items: Annotated[list[LineItem], BeforeValidator(_nodes)] = Field(default_factory=list)
+    visits: Annotated[list[Visit], BeforeValidator(_connection)] = Field(default_factory=list)
+    line_items: Annotated[list[LineItem], BeforeValidator(_connection)] = Field(default_factory=list)
 
     @builtins.property  # `property` is a field name in this class body
     def is_closed(self) -> bool:
         return self.job_status == "archived"
+
+    @builtins.property
+    def team(self) -> list[str]:
+        """Full names of the people assigned to the job's visits, each once, in Jobber's order."""
+        return list(dict.fromkeys(name for visit in self.visits for name in visit.technician_names))
 
 
 class InvoiceAmounts(JobberModel):
@@ -271,20 +409,32 @@ class Invoice(JobberModel):
     invoice_status: str | None = None
     subject: str | None = None
     message: str | None = None
-    issued_date: datetime | None = None
-    due_date: datetime | None = None
-    received_date: datetime | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    issued_date: JobberTime | None = None
+    due_date: JobberTime | None = None
+    received_date: JobberTime | None = None
+    created_at: JobberTime | None = None
+    updated_at: JobberTime | None = None
     jobber_web_uri: str | None = None
+    allow_review_request: Flag | None = None
     amounts: InvoiceAmounts | None = None
     client: Client | None = None
-    jobs: Annotated[list[JobRef], BeforeValidator(_nodes)] = Field(default_factory=list)
-    line_items: Annotated[list[LineItem], BeforeValidator(_nodes)] = Field(default_factory=list)
+    jobs: Annotated[list[Job], BeforeValidator(_connection)] = Field(default_factory=list)
+    review_jobs: Annotated[list[Job], BeforeValidator(_connection)] = Field(default_factory=list)
+    """The event path's alias ``reviewJobs: jobs(first: 2)``: the jobs with what a review request needs."""
+    line_items: Annotated[list[LineItem], BeforeValidator(_connection)] = Field(default_factory=list)
 
     @property
     def is_paid(self) -> bool:
         return self.invoice_status == "paid"
+
+
+class PaymentRecord(JobberModel):
+    """A payment; ``invoice`` is None for a deposit on a quote."""
+
+    id: str
+    amount: float | None = None
+    entry_date: JobberTime | None = None
+    invoice: Invoice | None = None
 
 
 class QuoteAmounts(JobberModel):
@@ -303,14 +453,14 @@ class Quote(JobberModel):
     quote_status: str | None = None
     title: str | None = None
     message: str | None = None
-    sent_at: datetime | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    sent_at: JobberTime | None = None
+    created_at: JobberTime | None = None
+    updated_at: JobberTime | None = None
     jobber_web_uri: str | None = None
     amounts: QuoteAmounts | None = None
     client: Client | None = None
     property: Property | None = None
-    line_items: Annotated[list[LineItem], BeforeValidator(_nodes)] = Field(default_factory=list)
+    line_items: Annotated[list[LineItem], BeforeValidator(_connection)] = Field(default_factory=list)
 
 
 class Note(JobberModel):
@@ -318,9 +468,9 @@ class Note(JobberModel):
 
     id: str
     message: str | None = None
-    pinned: bool | None = None
-    created_at: datetime | None = None
-    last_edited_at: datetime | None = None
+    pinned: Flag | None = None
+    created_at: JobberTime | None = None
+    last_edited_at: JobberTime | None = None
 
 
 class Task(JobberModel):
@@ -329,12 +479,12 @@ class Task(JobberModel):
     id: str
     title: str | None = None
     instructions: str | None = None
-    is_complete: bool | None = None
-    is_recurring: bool | None = None
-    all_day: bool | None = None
-    start_at: datetime | None = None
-    end_at: datetime | None = None
-    assigned_users: Annotated[list[User], BeforeValidator(_nodes)] = Field(default_factory=list)
+    is_complete: Flag | None = None
+    is_recurring: Flag | None = None
+    all_day: Flag | None = None
+    start_at: JobberTime | None = None
+    end_at: JobberTime | None = None
+    assigned_users: Annotated[list[User], BeforeValidator(_connection)] = Field(default_factory=list)
     client: Client | None = None
     property: Property | None = None
 
@@ -345,10 +495,10 @@ class Expense(JobberModel):
     id: str
     title: str | None = None
     description: str | None = None
-    date: datetime | None = None
+    date: JobberTime | None = None
     total: float | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: JobberTime | None = None
+    updated_at: JobberTime | None = None
     linked_job: JobRef | None = None
     entered_by: User | None = None
     reimbursable_to: User | None = None
@@ -365,8 +515,8 @@ class Request(JobberModel):
     email: str | None = None
     phone: str | None = None
     source: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: JobberTime | None = None
+    updated_at: JobberTime | None = None
     jobber_web_uri: str | None = None
     client: Client | None = None
     property: Property | None = None
@@ -401,7 +551,7 @@ class LineItemInput(BaseModel):
     unit_price: float
     quantity: float = 1.0
     description: str | None = None
-    taxable: bool | None = None
+    taxable: Flag | None = None
     save_to_products_and_services: bool = False
 
     def to_graphql(self) -> dict[str, Any]:
@@ -411,6 +561,8 @@ class LineItemInput(BaseModel):
 
 __all__ = [
     "Address",
+    "Flag",
+    "JobberTime",
     "AddressInput",
     "Client",
     "Email",
@@ -423,15 +575,19 @@ __all__ = [
     "LineItem",
     "LineItemInput",
     "Note",
+    "PaymentRecord",
     "Phone",
     "Property",
     "Quote",
     "QuoteAmounts",
     "Request",
+    "Tag",
     "Task",
     "User",
     "UserEmail",
     "UserName",
     "UserPhone",
     "Visit",
+    "connection_nodes",
+    "parse_time",
 ]

@@ -1,106 +1,100 @@
 """What each notification says, taken from the refetched Jobber record: plain dicts for the templates.
 
-Pure functions of Jobber's GraphQL answers (documents in `tasks/jobber/documents/slack/`) and of review
-request rows; the templates in `templates/slack/` decide how it looks.
+Pure functions of Jobber's GraphQL answers (documents in `tasks/jobber/documents/slack/`, read through the
+models of `tasks/jobber/models.py`) and of review request rows; the templates in `templates/slack/`
+decide how it looks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+from tasks.jobber.models import Client, Invoice, Job, Quote
 from tasks.store.models import ReviewRequest
 
-
-def _dig(node: Mapping[str, Any] | None, *path: str) -> Any:
-    value: Any = node
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
+M = TypeVar("M", Client, Job, Invoice, Quote)
 
 
-def _nodes(node: Mapping[str, Any] | None, *path: str) -> list[Mapping[str, Any]]:
-    found = _dig(node, *path, "nodes")
-    return [n for n in found if isinstance(n, Mapping)] if isinstance(found, list) else []
+def read(model: type[M], node: Mapping[str, Any] | M) -> M:
+    """A fetched node as its model; a missing id or a value of the wrong type is never fatal to a notification."""
+    return model.read({**node, "id": node.get("id") or ""})[0] if isinstance(node, Mapping) else node
 
 
-def _primary(items: Any, field: str) -> str | None:
-    if not isinstance(items, list):
+def jobber_time_text(moment: datetime | None) -> str | None:
+    """A time as Jobber writes it (``2026-12-01T23:11:31Z``): dedupe keys stay what they were."""
+    if moment is None:
         return None
-    candidates = [i for i in items if isinstance(i, Mapping) and i.get(field)]
-    chosen = next((i for i in candidates if i.get("primary")), candidates[0] if candidates else None)
-    return str(chosen[field]) if chosen else None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def client_context(client: Mapping[str, Any]) -> dict[str, Any]:
-    city = ", ".join(
-        p for p in (_dig(client, "billingAddress", "city"), _dig(client, "billingAddress", "province")) if p
-    )
+def client_context(node: Mapping[str, Any] | Client) -> dict[str, Any]:
+    client = read(Client, node)
     return {
-        "id": client.get("id"),
-        "name": client.get("name") or client.get("companyName") or "(no name)",
-        "company": client.get("companyName") if client.get("isCompany") is False else None,
-        "is_lead": bool(client.get("isLead")),
-        "email": _primary(client.get("emails"), "address"),
-        "phone": _primary(client.get("phones"), "number"),
-        "city": city or None,
-        "created_at": client.get("createdAt"),
-        "url": client.get("jobberWebUri"),
+        "id": client.id,
+        "name": client.name or client.company_name or "(no name)",
+        "company": client.company_name if client.is_company is False else None,
+        "is_lead": bool(client.is_lead),
+        "email": client.primary_email,
+        "phone": client.primary_phone,
+        "city": (client.billing_address.city_and_province if client.billing_address else "") or None,
+        "created_at": client.created_at,
+        "url": client.jobber_web_uri,
     }
 
 
-def job_context(job: Mapping[str, Any]) -> dict[str, Any]:
-    team: list[str] = []
-    for visit in _nodes(job, "visits"):
-        for user in _nodes(visit, "assignedUsers"):
-            name = _dig(user, "name", "full")
-            if name and name not in team:
-                team.append(str(name))
-    street, city = _dig(job, "property", "address", "street"), _dig(job, "property", "address", "city")
+def _client_name(client: Client | None) -> str:
+    return (client.name if client else None) or "(no client)"
+
+
+def job_context(node: Mapping[str, Any] | Job) -> dict[str, Any]:
+    job = read(Job, node)
+    address = job.property.address if job.property else None
     return {
-        "id": job.get("id"),
-        "number": job.get("jobNumber"),
-        "title": job.get("title") or "(untitled job)",
-        "status": job.get("jobStatus"),
-        "client_name": _dig(job, "client", "name") or "(no client)",
-        "address": ", ".join(p for p in (street, city) if p) or None,
-        "team": team,
-        "completed_at": job.get("completedAt"),
-        "total": job.get("total"),
-        "url": job.get("jobberWebUri"),
+        "id": job.id,
+        "number": job.job_number,
+        "title": job.title or "(untitled job)",
+        "status": job.job_status,
+        "client_name": _client_name(job.client),
+        "address": (address.street_and_city if address else "") or None,
+        "team": job.team,
+        "completed_at": job.completed_at,
+        "total": job.total,
+        "url": job.jobber_web_uri,
     }
 
 
-def invoice_context(invoice: Mapping[str, Any]) -> dict[str, Any]:
-    jobs = _nodes(invoice, "jobs")
+def invoice_context(node: Mapping[str, Any] | Invoice) -> dict[str, Any]:
+    invoice = read(Invoice, node)
+    amounts = invoice.amounts
     return {
-        "id": invoice.get("id"),
-        "number": invoice.get("invoiceNumber"),
-        "status": invoice.get("invoiceStatus"),
-        "subject": invoice.get("subject"),
-        "client_name": _dig(invoice, "client", "name") or "(no client)",
-        "total": _dig(invoice, "amounts", "total"),
-        "paid": _dig(invoice, "amounts", "paymentsTotal"),
-        "balance": _dig(invoice, "amounts", "invoiceBalance"),
-        "issued_at": invoice.get("issuedDate"),
-        "due_at": invoice.get("dueDate"),
-        "received_at": invoice.get("receivedDate"),
-        "jobs": [f"#{j.get('jobNumber')} {j.get('title') or ''}".strip() for j in jobs],
-        "url": invoice.get("jobberWebUri"),
+        "id": invoice.id,
+        "number": invoice.invoice_number,
+        "status": invoice.invoice_status,
+        "subject": invoice.subject,
+        "client_name": _client_name(invoice.client),
+        "total": amounts.total if amounts else None,
+        "paid": amounts.payments_total if amounts else None,
+        "balance": amounts.invoice_balance if amounts else None,
+        "issued_at": invoice.issued_date,
+        "due_at": invoice.due_date,
+        "received_at": invoice.received_date,
+        "jobs": [f"#{j.job_number} {j.title or ''}".strip() for j in invoice.jobs],
+        "url": invoice.jobber_web_uri,
     }
 
 
-def quote_context(quote: Mapping[str, Any]) -> dict[str, Any]:
+def quote_context(node: Mapping[str, Any] | Quote) -> dict[str, Any]:
+    quote = read(Quote, node)
     return {
-        "id": quote.get("id"),
-        "number": quote.get("quoteNumber"),
-        "title": quote.get("title") or "(untitled quote)",
-        "status": quote.get("quoteStatus"),
-        "client_name": _dig(quote, "client", "name") or "(no client)",
-        "total": _dig(quote, "amounts", "total"),
-        "url": quote.get("jobberWebUri"),
+        "id": quote.id,
+        "number": quote.quote_number,
+        "title": quote.title or "(untitled quote)",
+        "status": quote.quote_status,
+        "client_name": _client_name(quote.client),
+        "total": quote.amounts.total if quote.amounts else None,
+        "url": quote.jobber_web_uri,
     }
 
 

@@ -31,9 +31,18 @@ from sqlalchemy import Engine
 
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
+from tasks.jobber.models import Invoice, PaymentRecord
 from tasks.settings import Settings, get_settings
 from tasks.slack import outbox
-from tasks.slack.context import client_context, invoice_context, job_context, quote_context, review_failed_context
+from tasks.slack.context import (
+    client_context,
+    invoice_context,
+    job_context,
+    jobber_time_text,
+    quote_context,
+    read,
+    review_failed_context,
+)
 from tasks.slack.kinds import REVIEW_FAILED_TOPIC, TOPIC_KINDS, NotificationKind
 from tasks.slack.render import SlackMessage, render_message
 from tasks.slack.routing import ChannelRoutes, routes_from_settings
@@ -103,11 +112,12 @@ def jobber_fetcher(client: JobberClient) -> ItemFetcher:
 
 def _invoice_paid(fetch: ItemFetcher, invoice_id: str, account_id: str | None) -> Notification | Skip:
     kind = NotificationKind.INVOICE_PAID
-    invoice = fetch("slack/invoice", "invoice", invoice_id)
-    if invoice is None:
+    node = fetch("slack/invoice", "invoice", invoice_id)
+    if node is None:
         return Skip(kind, "the invoice is no longer in Jobber")
-    if invoice.get("invoiceStatus") != "paid":
-        return Skip(kind, f"invoice is {invoice.get('invoiceStatus') or 'unknown'}, not paid")
+    invoice = read(Invoice, node)
+    if invoice.invoice_status != "paid":
+        return Skip(kind, f"invoice is {invoice.invoice_status or 'unknown'}, not paid")
     context = invoice_context(invoice)
     return Notification(
         kind,
@@ -127,11 +137,10 @@ def plan_notification(
     if kind is NotificationKind.INVOICE_PAID:
         if topic.upper() == "PAYMENT_CREATE":
             payment = fetch("slack/payment", "paymentRecord", item_id)
-            invoice = (payment or {}).get("invoice")
-            invoice_id = invoice.get("id") if isinstance(invoice, Mapping) else None
-            if not invoice_id:
+            paid = PaymentRecord.read(payment)[0].invoice if payment else None
+            if paid is None:
                 return Skip(kind, "the payment is not for an invoice (or is gone)")
-            return _invoice_paid(fetch, str(invoice_id), account_id)
+            return _invoice_paid(fetch, paid.id, account_id)
         return _invoice_paid(fetch, item_id, account_id)
     if kind is NotificationKind.CLIENT_CREATED:
         node = fetch("slack/client", "client", item_id)
@@ -146,7 +155,7 @@ def plan_notification(
         if node is None:
             return Skip(kind, "the job is no longer in Jobber")
         ctx = job_context(node)
-        closed_at = ctx["completed_at"] or occurred_at
+        closed_at = jobber_time_text(ctx["completed_at"]) or occurred_at
         return Notification(
             kind,
             dedupe_key(kind, account_id, item_id, closed_at),

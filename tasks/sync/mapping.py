@@ -1,17 +1,23 @@
 """Jobber nodes -> database rows. Pure functions, tolerant of what real data does.
 
-A node with an unexpected null, an enum value this version of the project does not know, or a field
-whose type changed is still stored (with its raw JSON); the problem is returned as a `RecordIssue`
-so the sync run can report it. Nothing here raises on bad data except a node without an id.
+A node is read through the models of ``tasks/jobber/models.py`` (``Model.read``): a value of the wrong type
+is set aside and described, so a node with an unexpected null, an enum value this version of the project
+does not know, or a field whose type changed is still stored (with its raw JSON); the problem is returned
+as a `RecordIssue` so the sync run can report it. Nothing here raises on bad data except a node without
+an id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
+
+from tasks.jobber.models import Client, Invoice, Job, JobberModel, Property, Quote, User, Visit, connection_nodes
+
+M = TypeVar("M", Client, Property, Job, Visit, Invoice, Quote, User)
 
 ENUMS = {
     "jobs.job_status": "JobStatusTypeEnum",
@@ -53,173 +59,123 @@ def known_enum_values(enum_name: str) -> frozenset[str]:
     return frozenset(enum.values)
 
 
-class _Reader:
-    """Reads typed values out of a node, recording what did not fit instead of raising."""
-
-    def __init__(self, resource: str, node: Mapping[str, Any]) -> None:
-        self.resource = resource
-        self.node = node
-        self.id = str(node.get("id")) if node.get("id") is not None else None
-        self.issues: list[RecordIssue] = []
-
-    def issue(self, problem: str) -> None:
-        self.issues.append(RecordIssue(self.resource, self.id, problem))
-
-    def get(self, *path: str) -> Any:
-        value: Any = self.node
-        for key in path:
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(key)
-        return value
-
-    def text(self, *path: str, required: bool = False) -> str | None:
-        value = self.get(*path)
-        if value is None:
-            if required:
-                self.issue(f"{'.'.join(path)} is null")
-            return None
-        if isinstance(value, Mapping | list):
-            self.issue(f"{'.'.join(path)} has type {type(value).__name__}, expected a string")
-            return None
-        return str(value)
-
-    def number(self, *path: str) -> float | None:
-        value = self.get(*path)
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            self.issue(f"{'.'.join(path)} is a boolean, expected a number")
-            return None
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            self.issue(f"{'.'.join(path)} is {value!r}, expected a number")
-            return None
-
-    def integer(self, *path: str) -> int | None:
-        number = self.number(*path)
-        return int(number) if number is not None else None
-
-    def flag(self, *path: str) -> bool | None:
-        value = self.get(*path)
-        if value is None or isinstance(value, bool):
-            return value
-        self.issue(f"{'.'.join(path)} is {value!r}, expected true/false")
-        return None
-
-    def when(self, *path: str, required: bool = False) -> datetime | None:
-        value = self.get(*path)
-        if value is None:
-            if required:
-                self.issue(f"{'.'.join(path)} is null")
-            return None
-        try:
-            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            self.issue(f"{'.'.join(path)} is {value!r}, expected an ISO 8601 time")
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-    def enum(self, column: str, *path: str) -> str | None:
-        value = self.text(*path)
-        known = known_enum_values(ENUMS[f"{self.resource}.{column}"])
-        if value is not None and known and value not in known:
-            self.issue(f"{'.'.join(path)} has the unknown value {value!r} (stored as is)")
-        return value
-
-    def ref(self, *path: str) -> str | None:
-        return self.text(*path, "id")
-
-    def nodes(self, *path: str) -> list[Mapping[str, Any]]:
-        value = self.get(*path)
-        if isinstance(value, Mapping):
-            value = value.get("nodes")
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.issue(f"{'.'.join(path)} is not a list")
-            return []
-        return [v for v in value if isinstance(v, Mapping)]
-
-    def base(self, fetched_at: datetime, account_key: str) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "account_key": account_key,
-            "jobber_created_at": self.when("createdAt"),
-            "jobber_updated_at": self.when("updatedAt"),
-            "raw": dict(self.node),
-            "fetched_at": fetched_at,
-        }
-
-
-def _require_id(resource: str, node: Mapping[str, Any]) -> _Reader:
-    reader = _Reader(resource, node)
-    if not reader.id:
+def _read(model: type[M], resource: str, node: Mapping[str, Any]) -> tuple[M, list[RecordIssue]]:
+    """The node as ``model``, and what did not fit as issues; ValueError for a node without an id."""
+    if not node.get("id"):
         raise ValueError(f"a {resource} node without an id cannot be stored")
-    return reader
+    record, problems = model.read(node)
+    return record, [RecordIssue(resource, record.id, problem) for problem in problems]
+
+
+def _enum(issues: list[RecordIssue], resource: str, record_id: str, column: str, path: str, value: str | None) -> None:
+    """Record a value the bundled schema's enum does not know (it is stored as is)."""
+    known = known_enum_values(ENUMS[f"{resource}.{column}"])
+    if value is not None and known and value not in known:
+        issues.append(RecordIssue(resource, record_id, f"{path} has the unknown value {value!r} (stored as is)"))
+
+
+def _ref(value: JobberModel | None) -> str | None:
+    return getattr(value, "id", None) if value is not None else None
+
+
+Record = Client | Property | Job | Visit | Invoice | Quote | User
+
+
+def _row(record: Record, node: Mapping[str, Any], fetched_at: datetime, account_key: str) -> dict[str, Any]:
+    """The columns every synced table has; ``raw`` keeps the node as Jobber sent it."""
+    return {
+        "id": record.id,
+        "account_key": account_key,
+        "jobber_created_at": getattr(record, "created_at", None),
+        "jobber_updated_at": getattr(record, "updated_at", None),
+        "raw": dict(node),
+        "fetched_at": fetched_at,
+    }
+
+
+def _property_row(prop: Property, client_id: str | None) -> dict[str, Any]:
+    address = prop.address
+    return {
+        "client_id": _ref(prop.client) or client_id,
+        "street": address.street if address else None,
+        "city": address.city if address else None,
+        "province": address.province if address else None,
+        "postal_code": address.postal_code if address else None,
+        "country": address.country if address else None,
+    }
+
+
+def _nested(node: Mapping[str, Any], key: str, record_id: str) -> Mapping[str, Any]:
+    """The raw node of a nested record (its ``raw`` column), found by id in ``node[key]``."""
+    value = node.get(key)
+    candidates = connection_nodes(value) if not isinstance(value, Mapping) or "id" not in value else [value]
+    return next((c for c in candidates if isinstance(c, Mapping) and str(c.get("id")) == record_id), {"id": record_id})
 
 
 def map_property(
     node: Mapping[str, Any], *, fetched_at: datetime, account_key: str, client_id: str | None = None
 ) -> MappedRecord:
-    r = _require_id("properties", node)
-    row = r.base(fetched_at, account_key) | {
-        "client_id": r.ref("client") or client_id,
-        "street": r.text("address", "street"),
-        "city": r.text("address", "city"),
-        "province": r.text("address", "province"),
-        "postal_code": r.text("address", "postalCode"),
-        "country": r.text("address", "country"),
-    }
-    return MappedRecord("properties", row, issues=r.issues)
+    prop, issues = _read(Property, "properties", node)
+    return _mapped_property(prop, node, fetched_at, account_key, client_id, issues)
+
+
+def _mapped_property(
+    prop: Property,
+    node: Mapping[str, Any],
+    fetched_at: datetime,
+    account_key: str,
+    client_id: str | None,
+    issues: list[RecordIssue] | None = None,
+) -> MappedRecord:
+    row = _row(prop, node, fetched_at, account_key) | _property_row(prop, client_id)
+    return MappedRecord("properties", row, issues=issues or [])
 
 
 def map_client(node: Mapping[str, Any], *, fetched_at: datetime, account_key: str) -> MappedRecord:
-    r = _require_id("clients", node)
+    client, issues = _read(Client, "clients", node)
+    if client.name is None:
+        issues.append(RecordIssue("clients", client.id, "name is null"))
     emails = [
         {
-            "client_id": r.id,
+            "client_id": client.id,
             "position": i,
-            "address": str(e.get("address") or ""),
-            "is_primary": bool(e.get("primary")),
-            "description": e.get("description"),
+            "address": e.address,
+            "is_primary": bool(e.primary),
+            "description": e.description,
         }
-        for i, e in enumerate(r.get("emails") or [])
-        if isinstance(e, Mapping) and e.get("address")
+        for i, e in enumerate(client.emails)
+        if e.address
     ]
     phones = [
         {
-            "client_id": r.id,
+            "client_id": client.id,
             "position": i,
-            "number": str(p.get("number") or ""),
-            "is_primary": bool(p.get("primary")),
-            "sms_allowed": p.get("smsAllowed") if isinstance(p.get("smsAllowed"), bool) else None,
-            "description": p.get("description"),
+            "number": p.number,
+            "is_primary": bool(p.primary),
+            "sms_allowed": p.sms_allowed,
+            "description": p.description,
         }
-        for i, p in enumerate(r.get("phones") or [])
-        if isinstance(p, Mapping) and p.get("number")
+        for i, p in enumerate(client.phones)
+        if p.number
     ]
-    primary_email = next((e for e in emails if e["is_primary"]), emails[0] if emails else None)
-    primary_phone = next((p for p in phones if p["is_primary"]), phones[0] if phones else None)
-    row = r.base(fetched_at, account_key) | {
-        "name": r.text("name", required=True),
-        "first_name": r.text("firstName"),
-        "last_name": r.text("lastName"),
-        "company_name": r.text("companyName"),
-        "is_company": r.flag("isCompany"),
-        "is_archived": r.flag("isArchived"),
-        "primary_email": primary_email["address"] if primary_email else None,
-        "primary_phone": primary_phone["number"] if primary_phone else None,
-        "sms_allowed": primary_phone["sms_allowed"] if primary_phone else None,
-        "tags": [str(t.get("label")) for t in r.nodes("tags") if t.get("label")],
+    primary_phone = client.primary_phone_entry
+    row = _row(client, node, fetched_at, account_key) | {
+        "name": client.name,
+        "first_name": client.first_name,
+        "last_name": client.last_name,
+        "company_name": client.company_name,
+        "is_company": client.is_company,
+        "is_archived": client.is_archived,
+        "primary_email": client.primary_email,
+        "primary_phone": primary_phone.number if primary_phone else None,
+        "sms_allowed": primary_phone.sms_allowed if primary_phone else None,
+        "tags": client.tag_labels,
     }
     related = [
-        map_property(p, fetched_at=fetched_at, account_key=account_key, client_id=r.id)
-        for p in r.nodes("clientProperties")
-        if p.get("id")
+        _mapped_property(p, _nested(node, "clientProperties", p.id), fetched_at, account_key, client.id)
+        for p in client.client_properties
     ]
-    return MappedRecord("clients", row, emails=emails, phones=phones, related=related, issues=r.issues)
+    return MappedRecord("clients", row, emails=emails, phones=phones, related=related, issues=issues)
 
 
 def map_visit(
@@ -231,94 +187,112 @@ def map_visit(
     client_id: str | None = None,
     property_id: str | None = None,
 ) -> MappedRecord:
-    r = _require_id("visits", node)
+    visit, issues = _read(Visit, "visits", node)
+    return _mapped_visit(visit, node, fetched_at, account_key, (job_id, client_id, property_id), issues)
+
+
+def _mapped_visit(
+    visit: Visit,
+    node: Mapping[str, Any],
+    fetched_at: datetime,
+    account_key: str,
+    parents: tuple[str | None, str | None, str | None],
+    issues: list[RecordIssue] | None = None,
+) -> MappedRecord:
+    job_id, client_id, property_id = parents
     assignments = [
-        {"visit_id": r.id, "user_id": str(u["id"]), "user_name": (u.get("name") or {}).get("full")}
-        for u in r.nodes("assignedUsers")
-        if u.get("id")
+        {"visit_id": visit.id, "user_id": user.id, "user_name": user.name.full if user.name else None}
+        for user in visit.assigned_users
     ]
-    row = r.base(fetched_at, account_key) | {
-        "job_id": r.ref("job") or job_id,
-        "client_id": r.ref("client") or client_id,
-        "property_id": r.ref("property") or property_id,
-        "title": r.text("title"),
-        "visit_status": r.enum("visit_status", "visitStatus"),
-        "is_complete": r.flag("isComplete"),
-        "completed_at": r.when("completedAt"),
-        "start_at": r.when("startAt"),
-        "end_at": r.when("endAt"),
+    issues = issues or []
+    _enum(issues, "visits", visit.id, "visit_status", "visitStatus", visit.visit_status)
+    row = _row(visit, node, fetched_at, account_key) | {
+        "job_id": _ref(visit.job) or job_id,
+        "client_id": _ref(visit.client) or client_id,
+        "property_id": _ref(visit.property) or property_id,
+        "title": visit.title,
+        "visit_status": visit.visit_status,
+        "is_complete": visit.is_complete,
+        "completed_at": visit.completed_at,
+        "start_at": visit.start_at,
+        "end_at": visit.end_at,
     }
-    return MappedRecord("visits", row, assignments=assignments, issues=r.issues)
+    return MappedRecord("visits", row, assignments=assignments, issues=issues)
 
 
 def map_job(node: Mapping[str, Any], *, fetched_at: datetime, account_key: str) -> MappedRecord:
-    r = _require_id("jobs", node)
-    client_id = r.ref("client")
-    property_id = r.ref("property")
-    row = r.base(fetched_at, account_key) | {
-        "job_number": r.integer("jobNumber"),
-        "title": r.text("title"),
-        "job_status": r.enum("job_status", "jobStatus"),
+    job, issues = _read(Job, "jobs", node)
+    client_id, property_id = _ref(job.client), _ref(job.property)
+    _enum(issues, "jobs", job.id, "job_status", "jobStatus", job.job_status)
+    row = _row(job, node, fetched_at, account_key) | {
+        "job_number": job.job_number,
+        "title": job.title,
+        "job_status": job.job_status,
         "client_id": client_id,
         "property_id": property_id,
-        "completed_at": r.when("completedAt"),
-        "total": r.number("total"),
+        "completed_at": job.completed_at,
+        "total": job.total,
     }
     related: list[MappedRecord] = []
-    prop = r.get("property")
-    if isinstance(prop, Mapping) and prop.get("id"):
-        related.append(map_property(prop, fetched_at=fetched_at, account_key=account_key, client_id=client_id))
-    related += [
-        map_visit(
-            v, fetched_at=fetched_at, account_key=account_key, job_id=r.id, client_id=client_id, property_id=property_id
+    if job.property is not None:
+        prop_node = node.get("property")
+        related.append(
+            _mapped_property(
+                job.property, prop_node if isinstance(prop_node, Mapping) else {}, fetched_at, account_key, client_id
+            )
         )
-        for v in r.nodes("visits")
-        if v.get("id")
+    related += [
+        _mapped_visit(v, _nested(node, "visits", v.id), fetched_at, account_key, (job.id, client_id, property_id))
+        for v in job.visits
     ]
-    return MappedRecord("jobs", row, related=related, issues=r.issues)
+    return MappedRecord("jobs", row, related=related, issues=issues)
 
 
 def map_invoice(node: Mapping[str, Any], *, fetched_at: datetime, account_key: str) -> MappedRecord:
-    r = _require_id("invoices", node)
-    row = r.base(fetched_at, account_key) | {
-        "invoice_number": r.text("invoiceNumber"),
-        "invoice_status": r.enum("invoice_status", "invoiceStatus"),
-        "subject": r.text("subject"),
-        "client_id": r.ref("client"),
-        "total": r.number("amounts", "total"),
-        "balance": r.number("amounts", "invoiceBalance"),
-        "issued_date": r.when("issuedDate"),
-        "due_date": r.when("dueDate"),
-        "job_ids": [str(j["id"]) for j in r.nodes("jobs") if j.get("id")],
+    invoice, issues = _read(Invoice, "invoices", node)
+    _enum(issues, "invoices", invoice.id, "invoice_status", "invoiceStatus", invoice.invoice_status)
+    amounts = invoice.amounts
+    row = _row(invoice, node, fetched_at, account_key) | {
+        "invoice_number": invoice.invoice_number,
+        "invoice_status": invoice.invoice_status,
+        "subject": invoice.subject,
+        "client_id": _ref(invoice.client),
+        "total": amounts.total if amounts else None,
+        "balance": amounts.invoice_balance if amounts else None,
+        "issued_date": invoice.issued_date,
+        "due_date": invoice.due_date,
+        "job_ids": [job.id for job in invoice.jobs],
     }
-    return MappedRecord("invoices", row, issues=r.issues)
+    return MappedRecord("invoices", row, issues=issues)
 
 
 def map_quote(node: Mapping[str, Any], *, fetched_at: datetime, account_key: str) -> MappedRecord:
-    r = _require_id("quotes", node)
-    row = r.base(fetched_at, account_key) | {
-        "quote_number": r.text("quoteNumber"),
-        "quote_status": r.enum("quote_status", "quoteStatus"),
-        "title": r.text("title"),
-        "client_id": r.ref("client"),
-        "property_id": r.ref("property"),
-        "total": r.number("amounts", "total"),
-        "sent_at": r.when("sentAt"),
+    quote, issues = _read(Quote, "quotes", node)
+    _enum(issues, "quotes", quote.id, "quote_status", "quoteStatus", quote.quote_status)
+    row = _row(quote, node, fetched_at, account_key) | {
+        "quote_number": quote.quote_number,
+        "quote_status": quote.quote_status,
+        "title": quote.title,
+        "client_id": _ref(quote.client),
+        "property_id": _ref(quote.property),
+        "total": quote.amounts.total if quote.amounts else None,
+        "sent_at": quote.sent_at,
     }
-    return MappedRecord("quotes", row, issues=r.issues)
+    return MappedRecord("quotes", row, issues=issues)
 
 
 def map_user(node: Mapping[str, Any], *, fetched_at: datetime, account_key: str) -> MappedRecord:
-    r = _require_id("users", node)
-    row = r.base(fetched_at, account_key) | {
-        "first_name": r.text("name", "first"),
-        "last_name": r.text("name", "last"),
-        "full_name": r.text("name", "full"),
-        "email": r.text("email", "raw"),
-        "status": r.text("status"),
-        "timezone": r.text("timezone"),
+    user, issues = _read(User, "users", node)
+    name = user.name
+    row = _row(user, node, fetched_at, account_key) | {
+        "first_name": name.first if name else None,
+        "last_name": name.last if name else None,
+        "full_name": name.full if name else None,
+        "email": user.email_address,
+        "status": user.status,
+        "timezone": user.timezone,
     }
-    return MappedRecord("users", row, issues=r.issues)
+    return MappedRecord("users", row, issues=issues)
 
 
 MAPPERS: dict[str, Callable[..., MappedRecord]] = {

@@ -213,3 +213,70 @@ def test_the_action_table_in_the_docs_lists_every_action() -> None:
     for name, action in ACTIONS.items():
         module = action.__module__.rsplit(".", 1)[-1]
         assert f"`{module}.{action.__name__}`" in table, f"{name} is missing from docs/jobber-actions.md"
+
+
+# -- tolerant reading for the pipelines ---------------------------------------------------------------------
+
+
+def test_read_sets_aside_wrong_values_and_says_which() -> None:
+    job, problems = Job.read(
+        {
+            "id": "j1",
+            "jobNumber": "12",
+            "total": "abc",
+            "allowReviewRequest": "no",
+            "updatedAt": "not a date",
+            "client": {"name": "no id"},
+            "visits": {"nodes": [None, {"id": "v1", "startAt": "soon"}, {"title": "no id"}]},
+        }
+    )
+    assert job.job_number == 12 and job.total is None and job.allow_review_request is None
+    assert job.client is None and [v.id for v in job.visits] == ["v1"] and job.visits[0].start_at is None
+    assert sorted(problems) == [
+        "allowReviewRequest is 'no', expected true/false",
+        "client.id: Field required",
+        "total is 'abc', expected a number",
+        "updatedAt is 'not a date', expected an ISO 8601 time",
+        "visits.0.startAt is 'soon', expected an ISO 8601 time",
+        "visits.1.id: Field required",
+    ]
+    with pytest.raises(ValueError, match="id"):
+        Job.read({"title": "no id at all"})
+
+
+def test_jobber_times_are_aware_whatever_zone_jobber_writes() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tasks.jobber.models import parse_time
+
+    assert parse_time("2026-12-01T23:11:31Z") == datetime(2026, 12, 1, 23, 11, 31, tzinfo=UTC)
+    assert parse_time("2026-12-01T17:11:31-06:00") == datetime(2026, 12, 1, 23, 11, 31, tzinfo=UTC)
+    assert parse_time("2026-12-01T23:11:31") == datetime(2026, 12, 1, 23, 11, 31, tzinfo=UTC)
+    assert parse_time("2026-12-01") == datetime(2026, 12, 1, tzinfo=UTC)
+    assert parse_time("") is None and parse_time("tomorrow") is None and parse_time(None) is None
+    offset = Job.model_validate({"id": "j", "completedAt": "2026-12-01T17:11:31-06:00"}).completed_at
+    assert (
+        offset is not None
+        and offset.utcoffset() == timedelta(hours=-6)
+        and offset == parse_time("2026-12-01T23:11:31Z")
+    )
+    assert Job.model_validate({"id": "j", "completedAt": "2026-12-01T23:11:31"}).completed_at.tzinfo is not None  # type: ignore[union-attr]
+
+
+def test_address_on_one_line_and_for_a_notification() -> None:
+    from tasks.jobber.models import Address
+
+    full = Address.model_validate(
+        {
+            "street1": "4821 Barton Springs Rd",
+            "street2": "Unit 2",
+            "city": "Austin",
+            "province": "TX",
+            "postalCode": "78704",
+        }
+    )
+    assert full.one_line == "4821 Barton Springs Rd, Unit 2, Austin, TX 78704"
+    short = Address.model_validate({"street": "4821 Barton Springs Rd", "city": "Austin", "province": "TX"})
+    assert short.one_line == "4821 Barton Springs Rd, Austin, TX"
+    assert short.street_and_city == "4821 Barton Springs Rd, Austin" and short.city_and_province == "Austin, TX"
+    assert Address().one_line == "" and Address().street_and_city == ""

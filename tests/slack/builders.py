@@ -15,8 +15,16 @@ def job_node(**overrides: Any) -> dict[str, Any]:
         "total": 1850.0,
         "jobberWebUri": "https://secure.getjobber.com/work_orders/1",
         "client": {"id": "Z2lkOi8vSm9iYmVyL0NsaWVudC8x", "name": "John Smith"},
-        "property": {"address": {"street": "4821 Barton Springs Rd", "city": "Austin"}},
-        "visits": {"nodes": [{"completedAt": None, "assignedUsers": {"nodes": [{"name": {"full": "Mike Thompson"}}]}}]},
+        "property": {"id": "UHJvcGVydHkvMQ==", "address": {"street": "4821 Barton Springs Rd", "city": "Austin"}},
+        "visits": {
+            "nodes": [
+                {
+                    "id": "VmlzaXQvMQ==",
+                    "completedAt": None,
+                    "assignedUsers": {"nodes": [{"id": "VXNlci8x", "name": {"full": "Mike Thompson"}}]},
+                }
+            ]
+        },
     }
     node.update(overrides)
     return node
