@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from tasks.jobber.actions._inputs import compact, require, updated_after_filter
+from tasks.jobber.actions._inputs import Resource, camel_input, updated_after_filter
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import AddressInput, Client
+
+CLIENTS = Resource("clients", "client", Client)
+
+
+def _contacts(email: str | None, phone: str | None, sms_allowed: bool) -> tuple[list[Any] | None, list[Any] | None]:
+    """The email and phone inputs of a client (each made primary), or None for those not given."""
+    emails = [{"address": email, "primary": True, "description": "MAIN"}] if email else None
+    phones = [{"number": phone, "primary": True, "smsAllowed": sms_allowed, "description": "MAIN"}] if phone else None
+    return emails, phones
 
 
 def search_clients(
@@ -20,24 +29,14 @@ def search_clients(
     limit: int = 50,
 ) -> list[Client]:
     """Clients matching ``search_term`` (names, emails, phones, addresses), most recently updated first."""
-    client_filter = compact(
-        {"isArchived": is_archived, "isLead": is_lead, **(updated_after_filter(updated_after) or {})}
-    )
-    variables = compact(
-        {
-            "searchTerm": search_term,
-            "filter": client_filter or None,
-            "sort": {"key": "UPDATED_AT", "direction": "DESCENDING"},
-        }
-    )
-    nodes = client.paginate(load_document("clients/search"), variables, path=["clients"], limit=limit)
-    return [Client.model_validate(node) for node in nodes]
+    client_filter = {"isArchived": is_archived, "isLead": is_lead, **(updated_after_filter(updated_after) or {})}
+    sort = {"key": "UPDATED_AT", "direction": "DESCENDING"}
+    return CLIENTS.search(client, limit=limit, search_term=search_term, filter=client_filter, sort=sort)
 
 
 def get_client(client: JobberClient, client_id: str) -> Client | None:
     """One client, or None when Jobber answers null (missing, deleted or another account's)."""
-    node = client.execute(load_document("clients/get"), {"id": client_id}).get("client")
-    return None if node is None else Client.model_validate(node)
+    return CLIENTS.get(client, client_id)
 
 
 def create_client(
@@ -54,24 +53,15 @@ def create_client(
 ) -> Client:
     """Create a client. ``email``/``phone`` become the primary ones; ``property_address`` also creates a
     property (use ``properties.create_property`` for more). A company name alone makes a company client."""
-    client_input = compact(
-        {
-            "firstName": first_name,
-            "lastName": last_name,
-            "companyName": company_name,
-            "isCompany": True if company_name and not (first_name or last_name) else None,
-            "emails": [{"address": email, "primary": True, "description": "MAIN"}] if email else None,
-            "phones": (
-                [{"number": phone, "primary": True, "smsAllowed": phone_sms_allowed, "description": "MAIN"}]
-                if phone
-                else None
-            ),
-            "billingAddress": billing_address.to_graphql() if billing_address else None,
-            "properties": [{"address": property_address.to_graphql()}] if property_address else None,
-        }
+    emails, phones = _contacts(email, phone, phone_sms_allowed)
+    client_input = camel_input(
+        locals(),
+        "first_name last_name company_name emails phones",
+        is_company=True if company_name and not (first_name or last_name) else None,
+        billing_address=billing_address.to_graphql() if billing_address else None,
+        properties=[{"address": property_address.to_graphql()}] if property_address else None,
     )
-    payload = client.mutate(load_document("clients/create"), {"input": client_input}, payload="clientCreate")
-    return Client.model_validate(require(payload, "client", "clientCreate"))
+    return CLIENTS.mutate(client, "create", {"input": client_input}, "clientCreate")
 
 
 def update_client(
@@ -89,28 +79,16 @@ def update_client(
 ) -> Client:
     """Change a client's names or billing address, add an email or phone (made primary) or tags.
     Arguments left None are kept."""
-    client_input = compact(
-        {
-            "firstName": first_name,
-            "lastName": last_name,
-            "companyName": company_name,
-            "emailsToAdd": [{"address": add_email, "primary": True, "description": "MAIN"}] if add_email else None,
-            "phonesToAdd": (
-                [{"number": add_phone, "primary": True, "smsAllowed": phone_sms_allowed, "description": "MAIN"}]
-                if add_phone
-                else None
-            ),
-            "billingAddress": billing_address.to_graphql() if billing_address else None,
-            "tagsToAdd": tags_to_add or None,
-        }
+    emails_to_add, phones_to_add = _contacts(add_email, add_phone, phone_sms_allowed)
+    client_input = camel_input(
+        locals(),
+        "first_name last_name company_name emails_to_add phones_to_add",
+        billing_address=billing_address.to_graphql() if billing_address else None,
+        tags_to_add=tags_to_add or None,
     )
-    payload = client.mutate(
-        load_document("clients/update"), {"clientId": client_id, "input": client_input}, payload="clientEdit"
-    )
-    return Client.model_validate(require(payload, "client", "clientEdit"))
+    return CLIENTS.mutate(client, "update", {"clientId": client_id, "input": client_input}, "clientEdit")
 
 
 def archive_client(client: JobberClient, client_id: str) -> Client:
     """Archive a client (Jobber refuses when the client has open work; that arrives as JobberUserError)."""
-    payload = client.mutate(load_document("clients/archive"), {"clientId": client_id}, payload="clientArchive")
-    return Client.model_validate(require(payload, "client", "clientArchive"))
+    return CLIENTS.mutate(client, "archive", {"clientId": client_id}, "clientArchive")

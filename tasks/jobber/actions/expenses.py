@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tasks.jobber.actions._inputs import compact, iso, require
+from tasks.jobber.actions._inputs import Resource, camel_input, iso
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import Expense
+
+EXPENSES = Resource("expenses", "expense", Expense)
+EXPENSE_FIELDS = "title total description linked_job_id reimbursable_to_id"
 
 
 def get_expense(client: JobberClient, expense_id: str) -> Expense | None:
     """One expense, or None when Jobber answers null."""
-    node = client.execute(load_document("expenses/get"), {"id": expense_id}).get("expense")
-    return None if node is None else Expense.model_validate(node)
+    return EXPENSES.get(client, expense_id)
 
 
 def create_expense(
@@ -28,19 +29,8 @@ def create_expense(
     receipt_url: str | None = None,
 ) -> Expense:
     """Record an expense, optionally on a job and reimbursable to a team member."""
-    expense_input = compact(
-        {
-            "title": title,
-            "date": iso(date),
-            "total": total,
-            "description": description,
-            "linkedJobId": linked_job_id,
-            "reimbursableToId": reimbursable_to_id,
-            "receiptUrl": receipt_url,
-        }
-    )
-    payload = client.mutate(load_document("expenses/create"), {"input": expense_input}, payload="expenseCreate")
-    return Expense.model_validate(require(payload, "expense", "expenseCreate"))
+    expense_input = camel_input(locals(), f"{EXPENSE_FIELDS} receipt_url", date=iso(date))
+    return EXPENSES.mutate(client, "create", {"input": expense_input}, "expenseCreate")
 
 
 def update_expense(
@@ -55,23 +45,11 @@ def update_expense(
     reimbursable_to_id: str | None = None,
 ) -> Expense:
     """Change an expense; arguments left None are kept."""
-    expense_input = compact(
-        {
-            "title": title,
-            "date": iso(date),
-            "total": total,
-            "description": description,
-            "linkedJobId": linked_job_id,
-            "reimbursableToId": reimbursable_to_id,
-        }
-    )
-    payload = client.mutate(
-        load_document("expenses/update"), {"expenseId": expense_id, "input": expense_input}, payload="expenseEdit"
-    )
-    return Expense.model_validate(require(payload, "expense", "expenseEdit"))
+    expense_input = camel_input(locals(), EXPENSE_FIELDS, date=iso(date))
+    return EXPENSES.mutate(client, "update", {"expenseId": expense_id, "input": expense_input}, "expenseEdit")
 
 
 def delete_expense(client: JobberClient, expense_id: str) -> str:
     """Delete an expense; returns its id."""
-    client.mutate(load_document("expenses/delete"), {"expenseId": expense_id}, payload="expenseDelete")
+    EXPENSES.send(client, "delete", {"expenseId": expense_id}, "expenseDelete")
     return expense_id

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from tasks.jobber.actions._inputs import compact, iso, require
+from tasks.jobber.actions._inputs import NEWEST_FIRST, Resource, camel_input, compact, iso
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import Job, LineItemInput
+
+JOBS = Resource("jobs", "job", Job)
 
 COMPLETE_PAST_DESTROY_FUTURE = "COMPLETE_PAST_DESTROY_FUTURE"
 """``IncompleteVisitDecisionEnum``: complete past incomplete visits, delete future ones (what the web
@@ -25,23 +26,13 @@ def search_jobs(
 ) -> list[Job]:
     """Jobs matching ``search_term`` and/or ``status`` (a ``JobStatusTypeEnum`` value such as
     ``"requires_invoicing"``), most recently updated first, at most ``limit``."""
-    job_filter = compact({"status": status, "ids": list(job_ids) if job_ids is not None else None})
-    variables = compact(
-        {
-            "searchTerm": search_term,
-            "filter": job_filter or None,
-            "sort": [{"key": "UPDATED_AT", "direction": "DESCENDING"}],
-        }
-    )
-    nodes = client.paginate(load_document("jobs/search"), variables, path=["jobs"], limit=limit)
-    return [Job.model_validate(node) for node in nodes]
+    job_filter = {"status": status, "ids": list(job_ids) if job_ids is not None else None}
+    return JOBS.search(client, limit=limit, search_term=search_term, filter=job_filter, sort=NEWEST_FIRST)
 
 
 def get_job(client: JobberClient, job_id: str) -> Job | None:
     """The job with its first visits and line items, or None when Jobber answers null (missing or foreign)."""
-    data = client.execute(load_document("jobs/get"), {"id": job_id})
-    node = data.get("job")
-    return None if node is None else Job.model_validate(node)
+    return JOBS.get(client, job_id)
 
 
 def create_job(
@@ -61,19 +52,14 @@ def create_job(
     ``invoicing_type`` is a ``BillingStrategy`` (``FIXED_PRICE``/``VISIT_BASED``), ``invoicing_schedule`` a
     ``BillingFrequencyEnum`` (``ON_COMPLETION``, ``PER_VISIT``, ``PERIODIC``, ``NEVER``).
     """
-    job_input = compact(
-        {
-            "propertyId": property_id,
-            "title": title,
-            "instructions": instructions,
-            "jobNumber": job_number,
-            "timeframe": {"startAt": iso(start_on)} if start_on else None,
-            "invoicing": {"invoicingType": invoicing_type, "invoicingSchedule": invoicing_schedule},
-            "lineItems": [item.to_graphql() for item in line_items] or None,
-        }
+    job_input = camel_input(
+        locals(),
+        "property_id title instructions job_number",
+        timeframe={"startAt": iso(start_on)} if start_on else None,
+        invoicing={"invoicingType": invoicing_type, "invoicingSchedule": invoicing_schedule},
+        line_items=[item.to_graphql() for item in line_items] or None,
     )
-    payload = client.mutate(load_document("jobs/create"), {"input": job_input}, payload="jobCreate")
-    return Job.model_validate(require(payload, "job", "jobCreate"))
+    return JOBS.mutate(client, "create", {"input": job_input}, "jobCreate")
 
 
 def update_job(
@@ -86,16 +72,8 @@ def update_job(
     allow_review_request: bool | None = None,
 ) -> Job:
     """Change a job's title, instructions, number or review-request flag; arguments left None are kept."""
-    job_input = compact(
-        {
-            "title": title,
-            "instructions": instructions,
-            "jobNumber": job_number,
-            "allowReviewRequest": allow_review_request,
-        }
-    )
-    payload = client.mutate(load_document("jobs/update"), {"jobId": job_id, "input": job_input}, payload="jobEdit")
-    return Job.model_validate(require(payload, "job", "jobEdit"))
+    job_input = camel_input(locals(), "title instructions job_number allow_review_request")
+    return JOBS.mutate(client, "update", {"jobId": job_id, "input": job_input}, "jobEdit")
 
 
 def close_job(
@@ -111,11 +89,9 @@ def close_job(
     or ``DESTROY_ALL``); ``completed_on`` defaults to today in the account's time zone.
     """
     close_input = compact({"modifyIncompleteVisitsBy": modify_incomplete_visits_by, "completedOn": iso(completed_on)})
-    payload = client.mutate(load_document("jobs/close"), {"jobId": job_id, "input": close_input}, payload="jobClose")
-    return Job.model_validate(require(payload, "job", "jobClose"))
+    return JOBS.mutate(client, "close", {"jobId": job_id, "input": close_input}, "jobClose")
 
 
 def reopen_job(client: JobberClient, job_id: str) -> Job:
     """Reopen a closed job."""
-    payload = client.mutate(load_document("jobs/reopen"), {"jobId": job_id}, payload="jobReopen")
-    return Job.model_validate(require(payload, "job", "jobReopen"))
+    return JOBS.mutate(client, "reopen", {"jobId": job_id}, "jobReopen")

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from tasks.jobber.actions._inputs import compact, require
+from tasks.jobber.actions._inputs import Resource, compact
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import AddressInput, Property
+
+PROPERTIES = Resource("properties", "property", Property)
 
 
 def search_properties(
     client: JobberClient, *, search_term: str | None = None, client_id: str | None = None, limit: int = 50
 ) -> list[Property]:
     """Properties matching ``search_term`` (address text) and/or belonging to ``client_id``."""
-    variables = compact({"searchTerm": search_term, "filter": {"clientId": client_id} if client_id else None})
-    nodes = client.paginate(load_document("properties/search"), variables, path=["properties"], limit=limit)
-    return [Property.model_validate(node) for node in nodes]
+    return PROPERTIES.search(client, limit=limit, search_term=search_term, filter={"clientId": client_id})
 
 
 def get_property(client: JobberClient, property_id: str) -> Property | None:
     """One property with its client, or None when Jobber answers null."""
-    node = client.execute(load_document("properties/get"), {"id": property_id}).get("property")
-    return None if node is None else Property.model_validate(node)
+    return PROPERTIES.get(client, property_id)
 
 
 def create_property(
@@ -28,15 +26,10 @@ def create_property(
 ) -> Property:
     """Add a property (service address) to a client."""
     attributes = compact({"address": address.to_graphql(), "name": name})
-    payload = client.mutate(
-        load_document("properties/create"),
-        {"clientId": client_id, "input": {"properties": [attributes]}},
-        payload="propertyCreate",
+    variables = {"clientId": client_id, "input": {"properties": [attributes]}}
+    return PROPERTIES.create_one(
+        client, "create", variables, "propertyCreate", key="properties", owner=f"for client {client_id}"
     )
-    created = require(payload, "properties", "propertyCreate")
-    if not created:
-        raise ValueError(f"Jobber created no property for client {client_id}")
-    return Property.model_validate(created[-1])
 
 
 def update_property(
@@ -44,9 +37,4 @@ def update_property(
 ) -> Property:
     """Change a property's address (only the parts given) and/or name."""
     property_input = compact({"address": address.to_graphql() if address else None, "name": name})
-    payload = client.mutate(
-        load_document("properties/update"),
-        {"propertyId": property_id, "input": property_input},
-        payload="propertyEdit",
-    )
-    return Property.model_validate(require(payload, "property", "propertyEdit"))
+    return PROPERTIES.mutate(client, "update", {"propertyId": property_id, "input": property_input}, "propertyEdit")

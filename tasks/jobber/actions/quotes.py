@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from tasks.jobber.actions._inputs import compact, not_available, require, updated_after_filter
+from tasks.jobber.actions._inputs import Resource, camel_input, compact, not_available, updated_after_filter
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import LineItemInput, Note, Quote
+
+QUOTES = Resource("quotes", "quote", Quote)
+QUOTE_NOTES = Resource("quotes", "quoteNote", Note)
 
 CLOSE_QUOTE_INSTEAD = (
     "quoteEdit cannot change a quote's status and there is no quoteClose or quoteArchive mutation. "
@@ -29,22 +31,14 @@ def search_quotes(
 ) -> list[Quote]:
     """Quotes matching the arguments, newest first. ``status`` is a ``QuoteStatusTypeEnum`` value
     (``draft``, ``awaiting_response``, ``approved``, ``converted``, ``archived``, ``changes_requested``)."""
-    quote_filter = compact({"status": status, "clientId": client_id, **(updated_after_filter(updated_after) or {})})
-    variables = compact(
-        {
-            "searchTerm": search_term,
-            "filter": quote_filter or None,
-            "sort": [{"key": "CREATED_AT", "direction": "DESCENDING"}],
-        }
-    )
-    nodes = client.paginate(load_document("quotes/search"), variables, path=["quotes"], limit=limit)
-    return [Quote.model_validate(node) for node in nodes]
+    quote_filter = {"status": status, "clientId": client_id, **(updated_after_filter(updated_after) or {})}
+    sort = [{"key": "CREATED_AT", "direction": "DESCENDING"}]
+    return QUOTES.search(client, limit=limit, search_term=search_term, filter=quote_filter, sort=sort)
 
 
 def get_quote(client: JobberClient, quote_id: str) -> Quote | None:
     """The quote with its amounts and line items, or None when Jobber answers null."""
-    node = client.execute(load_document("quotes/get"), {"id": quote_id}).get("quote")
-    return None if node is None else Quote.model_validate(node)
+    return QUOTES.get(client, quote_id)
 
 
 def create_quote(
@@ -61,20 +55,13 @@ def create_quote(
 ) -> Quote:
     """Create a draft quote for a client's property (``mark_awaiting_response`` moves it straight to
     ``awaiting_response``, as if sent)."""
-    attributes = compact(
-        {
-            "clientId": client_id,
-            "propertyId": property_id,
-            "title": title,
-            "message": message,
-            "quoteNumber": quote_number,
-            "requestId": request_id,
-            "lineItems": [item.to_graphql() for item in line_items],
-            "transitionQuoteTo": "AWAITING_RESPONSE" if mark_awaiting_response else None,
-        }
+    attributes = camel_input(
+        locals(),
+        "client_id property_id title message quote_number request_id",
+        line_items=[item.to_graphql() for item in line_items],
+        transition_quote_to="AWAITING_RESPONSE" if mark_awaiting_response else None,
     )
-    payload = client.mutate(load_document("quotes/create"), {"attributes": attributes}, payload="quoteCreate")
-    return Quote.model_validate(require(payload, "quote", "quoteCreate"))
+    return QUOTES.mutate(client, "create", {"attributes": attributes}, "quoteCreate")
 
 
 def update_quote(
@@ -87,18 +74,8 @@ def update_quote(
     contract_disclaimer: str | None = None,
 ) -> Quote:
     """Change a quote's title, message, number or disclaimer (not its status: see ``close_quote``)."""
-    attributes = compact(
-        {
-            "title": title,
-            "message": message,
-            "quoteNumber": quote_number,
-            "contractDisclaimer": contract_disclaimer,
-        }
-    )
-    payload = client.mutate(
-        load_document("quotes/update"), {"quoteId": quote_id, "attributes": attributes}, payload="quoteEdit"
-    )
-    return Quote.model_validate(require(payload, "quote", "quoteEdit"))
+    attributes = camel_input(locals(), "title message quote_number contract_disclaimer")
+    return QUOTES.mutate(client, "update", {"quoteId": quote_id, "attributes": attributes}, "quoteEdit")
 
 
 def close_quote(client: JobberClient, quote_id: str) -> Quote:
@@ -108,12 +85,8 @@ def close_quote(client: JobberClient, quote_id: str) -> Quote:
 
 def create_quote_note(client: JobberClient, quote_id: str, *, message: str, pinned: bool = False) -> Note:
     """Add a note to a quote."""
-    payload = client.mutate(
-        load_document("quotes/create_note"),
-        {"quoteId": quote_id, "input": {"message": message, "pinned": pinned}},
-        payload="quoteCreateNote",
-    )
-    return Note.model_validate(require(payload, "quoteNote", "quoteCreateNote"))
+    variables = {"quoteId": quote_id, "input": {"message": message, "pinned": pinned}}
+    return QUOTE_NOTES.mutate(client, "create_note", variables, "quoteCreateNote")
 
 
 def update_quote_note(
@@ -121,5 +94,4 @@ def update_quote_note(
 ) -> Note:
     """Change a quote note's text or pinning (the note's id is enough; Jobber finds its quote)."""
     note_input = compact({"noteId": note_id, "message": message, "pinned": pinned})
-    payload = client.mutate(load_document("quotes/update_note"), {"input": note_input}, payload="quoteEditNote")
-    return Note.model_validate(require(payload, "quoteNote", "quoteEditNote"))
+    return QUOTE_NOTES.mutate(client, "update_note", {"input": note_input}, "quoteEditNote")

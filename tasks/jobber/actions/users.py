@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from tasks.jobber.actions._inputs import compact, not_available
+from tasks.jobber.actions._inputs import Resource, not_available
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import User
+
+USERS = Resource("users", "user", User)
 
 CREATE_USER_INSTEAD = (
     "There is no userCreate mutation: Jobber's API cannot create users. Invite them from Jobber's "
@@ -18,9 +19,7 @@ def search_users(
 ) -> list[User]:
     """Team members matching ``search_term``; ``status`` is ``ACTIVATED`` (default), ``DEACTIVATED`` or None
     for both."""
-    variables = compact({"searchTerm": search_term, "filter": {"status": status} if status else None})
-    nodes = client.paginate(load_document("users/search"), variables, path=["users"], limit=limit)
-    return [User.model_validate(node) for node in nodes]
+    return USERS.search(client, limit=limit, search_term=search_term, filter={"status": status})
 
 
 def create_user(client: JobberClient, *, first_name: str, last_name: str, email: str | None = None) -> User:

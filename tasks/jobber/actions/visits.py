@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tasks.jobber.actions._inputs import compact, iso, require
+from tasks.jobber.actions._inputs import Resource, compact, iso
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import LineItemInput, Visit
+
+VISITS = Resource("visits", "visit", Visit)
 
 
 def _local_datetime(moment: datetime, timezone: str | None) -> dict[str, Any]:
@@ -29,8 +30,7 @@ def _local_datetime(moment: datetime, timezone: str | None) -> dict[str, Any]:
 
 def get_visit(client: JobberClient, visit_id: str) -> Visit | None:
     """The visit with its technicians, job, client and property, or None when Jobber answers null."""
-    node = client.execute(load_document("visits/get"), {"id": visit_id}).get("visit")
-    return None if node is None else Visit.model_validate(node)
+    return VISITS.get(client, visit_id)
 
 
 def create_visit(
@@ -56,13 +56,8 @@ def create_visit(
         }
     )
     visit = compact({"title": title, "instructions": instructions, "schedule": schedule or None})
-    payload = client.mutate(
-        load_document("visits/create"), {"jobId": job_id, "input": {"visits": [visit]}}, payload="visitCreate"
-    )
-    created = require(payload, "createdVisits", "visitCreate")
-    if not created:
-        raise ValueError(f"Jobber created no visit on job {job_id}")
-    return Visit.model_validate(created[0])
+    variables = {"jobId": job_id, "input": {"visits": [visit]}}
+    return VISITS.create_one(client, "create", variables, "visitCreate", key="createdVisits", owner=f"on job {job_id}")
 
 
 def update_visit(
@@ -70,29 +65,24 @@ def update_visit(
 ) -> Visit:
     """Change a visit's title and/or instructions (Jobber's visitEdit takes nothing else)."""
     attributes = compact({"title": title, "instructions": instructions})
-    payload = client.mutate(
-        load_document("visits/update"), {"id": visit_id, "attributes": attributes}, payload="visitEdit"
-    )
-    return Visit.model_validate(require(payload, "visit", "visitEdit"))
+    return VISITS.mutate(client, "update", {"id": visit_id, "attributes": attributes}, "visitEdit")
 
 
 def delete_visit(client: JobberClient, visit_id: str) -> str:
     """Delete a visit; returns its id."""
-    client.mutate(load_document("visits/delete"), {"visitIds": [visit_id]}, payload="visitDelete")
+    VISITS.send(client, "delete", {"visitIds": [visit_id]}, "visitDelete")
     return visit_id
 
 
 def complete_visit(client: JobberClient, visit_id: str, *, completed_at: datetime | None = None) -> Visit:
     """Mark a visit complete (now, or at ``completed_at``); Jobber fires VISIT_COMPLETE."""
     variables = compact({"visitId": visit_id, "input": compact({"completedAt": iso(completed_at)}) or None})
-    payload = client.mutate(load_document("visits/complete"), variables, payload="visitComplete")
-    return Visit.model_validate(require(payload, "visit", "visitComplete"))
+    return VISITS.mutate(client, "complete", variables, "visitComplete")
 
 
 def uncomplete_visit(client: JobberClient, visit_id: str) -> Visit:
     """Mark a completed visit as incomplete again."""
-    payload = client.mutate(load_document("visits/uncomplete"), {"visitId": visit_id}, payload="visitUncomplete")
-    return Visit.model_validate(require(payload, "visit", "visitUncomplete"))
+    return VISITS.mutate(client, "uncomplete", {"visitId": visit_id}, "visitUncomplete")
 
 
 def add_visit_line_item(
@@ -115,9 +105,5 @@ def add_visit_line_item(
         taxable=taxable,
         save_to_products_and_services=save_to_products_and_services,
     )
-    payload = client.mutate(
-        load_document("visits/add_line_items"),
-        {"visitId": visit_id, "input": {"lineItems": [item.to_graphql()]}},
-        payload="visitCreateLineItems",
-    )
-    return Visit.model_validate(require(payload, "visit", "visitCreateLineItems"))
+    variables = {"visitId": visit_id, "input": {"lineItems": [item.to_graphql()]}}
+    return VISITS.mutate(client, "add_line_items", variables, "visitCreateLineItems")

@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from tasks.jobber.actions._inputs import compact, iso, not_available, require
+from tasks.jobber.actions._inputs import Resource, camel_input, iso, not_available
 from tasks.jobber.client import JobberClient
-from tasks.jobber.documents import load_document
 from tasks.jobber.models import Task
+
+TASKS = Resource("tasks", "task", Task)
+
+
+def _task_input(arguments: dict[str, Any], assigned_to: list[str] | None) -> dict[str, Any]:
+    """``TaskCreateInput``/``TaskEditInput`` from a task action's arguments (its ``locals()``)."""
+    times = {"start_at": iso(arguments["start_at"]), "end_at": iso(arguments["end_at"])}
+    return camel_input(arguments, "title instructions all_day", assigned_to=assigned_to, **times)
+
 
 ARCHIVE_TASK_INSTEAD = (
     "There is no taskArchive mutation (Jobber tasks cannot be archived). Delete the task with "
@@ -21,8 +30,7 @@ ARCHIVE_TASK_INSTEAD = (
 
 def get_task(client: JobberClient, task_id: str) -> Task | None:
     """One task, or None when Jobber answers null."""
-    node = client.execute(load_document("tasks/get"), {"id": task_id}).get("task")
-    return None if node is None else Task.model_validate(node)
+    return TASKS.get(client, task_id)
 
 
 def create_task(
@@ -40,27 +48,9 @@ def create_task(
     request_id: str | None = None,
 ) -> Task:
     """Create a task, optionally scheduled, assigned, and attached to a client, property, quote or request."""
-    task_input = compact(
-        {
-            "title": title,
-            "instructions": instructions,
-            "startAt": iso(start_at),
-            "endAt": iso(end_at),
-            "allDay": all_day,
-            "assignedTo": list(assigned_user_ids) or None,
-        }
-    )
-    variables = compact(
-        {
-            "input": task_input,
-            "clientId": client_id,
-            "propertyId": property_id,
-            "quoteId": quote_id,
-            "requestId": request_id,
-        }
-    )
-    payload = client.mutate(load_document("tasks/create"), variables, payload="taskCreate")
-    return Task.model_validate(require(payload, "task", "taskCreate"))
+    task_input = _task_input(locals(), list(assigned_user_ids) or None)
+    variables = camel_input(locals(), "client_id property_id quote_id request_id", input=task_input)
+    return TASKS.mutate(client, "create", variables, "taskCreate")
 
 
 def update_task(
@@ -75,27 +65,14 @@ def update_task(
     assigned_user_ids: Sequence[str] | None = None,
 ) -> Task:
     """Change a task; arguments left None are kept (``assigned_user_ids=[]`` unassigns everyone)."""
-    task_input = compact(
-        {
-            "title": title,
-            "instructions": instructions,
-            "startAt": iso(start_at),
-            "endAt": iso(end_at),
-            "allDay": all_day,
-            "assignedTo": list(assigned_user_ids) if assigned_user_ids is not None else None,
-        }
-    )
-    payload = client.mutate(load_document("tasks/update"), {"taskId": task_id, "input": task_input}, payload="taskEdit")
-    return Task.model_validate(require(payload, "task", "taskEdit"))
+    task_input = _task_input(locals(), list(assigned_user_ids) if assigned_user_ids is not None else None)
+    return TASKS.mutate(client, "update", {"taskId": task_id, "input": task_input}, "taskEdit")
 
 
 def delete_task(client: JobberClient, task_id: str, *, delete_future_recurring: bool = False) -> str:
     """Delete a task (and, for a recurring one, its future instances if asked); returns its id."""
-    client.mutate(
-        load_document("tasks/delete"),
-        {"taskIds": [task_id], "deleteFutureRecurring": delete_future_recurring},
-        payload="taskDelete",
-    )
+    variables = {"taskIds": [task_id], "deleteFutureRecurring": delete_future_recurring}
+    TASKS.send(client, "delete", variables, "taskDelete")
     return task_id
 
 
