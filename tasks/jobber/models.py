@@ -390,12 +390,17 @@ class Job(JobberModel):
         return list(dict.fromkeys(name for visit in self.visits for name in visit.technician_names))
 
 
-class InvoiceAmounts(JobberModel):
+class QuoteAmounts(JobberModel):
+    """A quote's money; an invoice's has these and what was paid."""
+
     total: float | None = None
     subtotal: float | None = None
     tax_amount: float | None = None
     discount_amount: float | None = None
     deposit_amount: float | None = None
+
+
+class InvoiceAmounts(QuoteAmounts):
     payments_total: float | None = None
     tips_total: float | None = None
     invoice_balance: float | None = None
@@ -435,14 +440,6 @@ class PaymentRecord(JobberModel):
     amount: float | None = None
     entry_date: JobberTime | None = None
     invoice: Invoice | None = None
-
-
-class QuoteAmounts(JobberModel):
-    total: float | None = None
-    subtotal: float | None = None
-    tax_amount: float | None = None
-    discount_amount: float | None = None
-    deposit_amount: float | None = None
 
 
 class Quote(JobberModel):

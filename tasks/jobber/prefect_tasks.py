@@ -21,6 +21,7 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.jobber.actions import (
+    ACTIONS,
     clients,
     expenses,
     invoices,
@@ -68,132 +69,71 @@ def jobber_task(
     )(run)
 
 
+def _task(action: Callable[Concatenate[JobberClient, P], R], run_name: str) -> Task[P, R]:
+    """``jobber_task`` for an action of ``ACTIONS``: named after its entry there; reads (``*.get``,
+    ``*.search``) retry, everything else is a mutation."""
+    name = next(key for key, value in ACTIONS.items() if value is action)
+    return jobber_task(action, name=name, run_name=run_name, mutation=name.split(".")[1] not in ("get", "search"))
+
+
 # -- jobs
-search_jobs = jobber_task(jobs.search_jobs, name="jobs.search", run_name="search jobs", mutation=False)
-get_job = jobber_task(jobs.get_job, name="jobs.get", run_name="get job {job_id}", mutation=False)
-create_job = jobber_task(
-    jobs.create_job, name="jobs.create", run_name="create job on property {property_id}", mutation=True
-)
-update_job = jobber_task(jobs.update_job, name="jobs.update", run_name="update job {job_id}", mutation=True)
-close_job = jobber_task(jobs.close_job, name="jobs.close", run_name="close job {job_id}", mutation=True)
-reopen_job = jobber_task(jobs.reopen_job, name="jobs.reopen", run_name="reopen job {job_id}", mutation=True)
+search_jobs = _task(jobs.search_jobs, "search jobs")
+get_job = _task(jobs.get_job, "get job {job_id}")
+create_job = _task(jobs.create_job, "create job on property {property_id}")
+update_job = _task(jobs.update_job, "update job {job_id}")
+close_job = _task(jobs.close_job, "close job {job_id}")
+reopen_job = _task(jobs.reopen_job, "reopen job {job_id}")
 # -- visits
-get_visit = jobber_task(visits.get_visit, name="visits.get", run_name="get visit {visit_id}", mutation=False)
-create_visit = jobber_task(
-    visits.create_visit, name="visits.create", run_name="create visit on job {job_id}", mutation=True
-)
-update_visit = jobber_task(visits.update_visit, name="visits.update", run_name="update visit {visit_id}", mutation=True)
-delete_visit = jobber_task(visits.delete_visit, name="visits.delete", run_name="delete visit {visit_id}", mutation=True)
-complete_visit = jobber_task(
-    visits.complete_visit, name="visits.complete", run_name="complete visit {visit_id}", mutation=True
-)
-uncomplete_visit = jobber_task(
-    visits.uncomplete_visit, name="visits.uncomplete", run_name="mark visit {visit_id} incomplete", mutation=True
-)
-add_visit_line_item = jobber_task(
-    visits.add_visit_line_item,
-    name="visits.add_line_item",
-    run_name="add line item {name} to visit {visit_id}",
-    mutation=True,
-)
+get_visit = _task(visits.get_visit, "get visit {visit_id}")
+create_visit = _task(visits.create_visit, "create visit on job {job_id}")
+update_visit = _task(visits.update_visit, "update visit {visit_id}")
+delete_visit = _task(visits.delete_visit, "delete visit {visit_id}")
+complete_visit = _task(visits.complete_visit, "complete visit {visit_id}")
+uncomplete_visit = _task(visits.uncomplete_visit, "mark visit {visit_id} incomplete")
+add_visit_line_item = _task(visits.add_visit_line_item, "add line item {name} to visit {visit_id}")
 # -- clients
-search_clients = jobber_task(clients.search_clients, name="clients.search", run_name="search clients", mutation=False)
-get_client = jobber_task(clients.get_client, name="clients.get", run_name="get client {client_id}", mutation=False)
-create_client = jobber_task(
-    clients.create_client, name="clients.create", run_name="create client {first_name} {last_name}", mutation=True
-)
-update_client = jobber_task(
-    clients.update_client, name="clients.update", run_name="update client {client_id}", mutation=True
-)
-archive_client = jobber_task(
-    clients.archive_client, name="clients.archive", run_name="archive client {client_id}", mutation=True
-)
+search_clients = _task(clients.search_clients, "search clients")
+get_client = _task(clients.get_client, "get client {client_id}")
+create_client = _task(clients.create_client, "create client {first_name} {last_name}")
+update_client = _task(clients.update_client, "update client {client_id}")
+archive_client = _task(clients.archive_client, "archive client {client_id}")
 # -- invoices
-search_invoices = jobber_task(
-    invoices.search_invoices, name="invoices.search", run_name="search invoices", mutation=False
-)
-get_invoice = jobber_task(
-    invoices.get_invoice, name="invoices.get", run_name="get invoice {invoice_id}", mutation=False
-)
-update_invoice = jobber_task(
-    invoices.update_invoice, name="invoices.update", run_name="update invoice {invoice_id}", mutation=True
-)
+search_invoices = _task(invoices.search_invoices, "search invoices")
+get_invoice = _task(invoices.get_invoice, "get invoice {invoice_id}")
+update_invoice = _task(invoices.update_invoice, "update invoice {invoice_id}")
 # -- quotes
-search_quotes = jobber_task(quotes.search_quotes, name="quotes.search", run_name="search quotes", mutation=False)
-get_quote = jobber_task(quotes.get_quote, name="quotes.get", run_name="get quote {quote_id}", mutation=False)
-create_quote = jobber_task(
-    quotes.create_quote, name="quotes.create", run_name="create quote for client {client_id}", mutation=True
-)
-update_quote = jobber_task(quotes.update_quote, name="quotes.update", run_name="update quote {quote_id}", mutation=True)
-close_quote = jobber_task(
-    quotes.close_quote, name="quotes.close", run_name="close quote {quote_id} (not in Jobber's API)", mutation=True
-)
-create_quote_note = jobber_task(
-    quotes.create_quote_note, name="quotes.create_note", run_name="add note to quote {quote_id}", mutation=True
-)
-update_quote_note = jobber_task(
-    quotes.update_quote_note, name="quotes.update_note", run_name="update quote note {note_id}", mutation=True
-)
+search_quotes = _task(quotes.search_quotes, "search quotes")
+get_quote = _task(quotes.get_quote, "get quote {quote_id}")
+create_quote = _task(quotes.create_quote, "create quote for client {client_id}")
+update_quote = _task(quotes.update_quote, "update quote {quote_id}")
+close_quote = _task(quotes.close_quote, "close quote {quote_id} (not in Jobber's API)")
+create_quote_note = _task(quotes.create_quote_note, "add note to quote {quote_id}")
+update_quote_note = _task(quotes.update_quote_note, "update quote note {note_id}")
 # -- properties
-search_properties = jobber_task(
-    properties.search_properties, name="properties.search", run_name="search properties", mutation=False
-)
-get_property = jobber_task(
-    properties.get_property, name="properties.get", run_name="get property {property_id}", mutation=False
-)
-create_property = jobber_task(
-    properties.create_property,
-    name="properties.create",
-    run_name="create property for client {client_id}",
-    mutation=True,
-)
-update_property = jobber_task(
-    properties.update_property, name="properties.update", run_name="update property {property_id}", mutation=True
-)
+search_properties = _task(properties.search_properties, "search properties")
+get_property = _task(properties.get_property, "get property {property_id}")
+create_property = _task(properties.create_property, "create property for client {client_id}")
+update_property = _task(properties.update_property, "update property {property_id}")
 # -- tasks (Jobber's to-dos)
-get_task = jobber_task(work_tasks.get_task, name="tasks.get", run_name="get task {task_id}", mutation=False)
-create_task = jobber_task(work_tasks.create_task, name="tasks.create", run_name="create task {title}", mutation=True)
-update_task = jobber_task(work_tasks.update_task, name="tasks.update", run_name="update task {task_id}", mutation=True)
-delete_task = jobber_task(work_tasks.delete_task, name="tasks.delete", run_name="delete task {task_id}", mutation=True)
-archive_task = jobber_task(
-    work_tasks.archive_task,
-    name="tasks.archive",
-    run_name="archive task {task_id} (not in Jobber's API)",
-    mutation=True,
-)
+get_task = _task(work_tasks.get_task, "get task {task_id}")
+create_task = _task(work_tasks.create_task, "create task {title}")
+update_task = _task(work_tasks.update_task, "update task {task_id}")
+delete_task = _task(work_tasks.delete_task, "delete task {task_id}")
+archive_task = _task(work_tasks.archive_task, "archive task {task_id} (not in Jobber's API)")
 # -- users
-search_users = jobber_task(users.search_users, name="users.search", run_name="search users", mutation=False)
-create_user = jobber_task(
-    users.create_user,
-    name="users.create",
-    run_name="create user {first_name} {last_name} (not in Jobber's API)",
-    mutation=True,
-)
+search_users = _task(users.search_users, "search users")
+create_user = _task(users.create_user, "create user {first_name} {last_name} (not in Jobber's API)")
 # -- expenses
-get_expense = jobber_task(
-    expenses.get_expense, name="expenses.get", run_name="get expense {expense_id}", mutation=False
-)
-create_expense = jobber_task(
-    expenses.create_expense, name="expenses.create", run_name="create expense {title}", mutation=True
-)
-update_expense = jobber_task(
-    expenses.update_expense, name="expenses.update", run_name="update expense {expense_id}", mutation=True
-)
-delete_expense = jobber_task(
-    expenses.delete_expense, name="expenses.delete", run_name="delete expense {expense_id}", mutation=True
-)
+get_expense = _task(expenses.get_expense, "get expense {expense_id}")
+create_expense = _task(expenses.create_expense, "create expense {title}")
+update_expense = _task(expenses.update_expense, "update expense {expense_id}")
+delete_expense = _task(expenses.delete_expense, "delete expense {expense_id}")
 # -- requests
-get_request = jobber_task(
-    requests.get_request, name="requests.get", run_name="get request {request_id}", mutation=False
-)
-create_request = jobber_task(
-    requests.create_request, name="requests.create", run_name="create request for client {client_id}", mutation=True
-)
-archive_request = jobber_task(
-    requests.archive_request, name="requests.archive", run_name="archive request {request_id}", mutation=True
-)
+get_request = _task(requests.get_request, "get request {request_id}")
+create_request = _task(requests.create_request, "create request for client {client_id}")
+archive_request = _task(requests.archive_request, "archive request {request_id}")
 # -- raw: may be a mutation, so never retried at the task level
-make_api_call = jobber_task(raw.make_api_call, name="raw.call", run_name="Jobber API call", mutation=True)
+make_api_call = _task(raw.make_api_call, "Jobber API call")
 
 TASKS: dict[str, Task[..., Any]] = {
     t.name.removeprefix("jobber."): t for t in list(globals().values()) if isinstance(t, Task)

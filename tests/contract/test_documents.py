@@ -19,9 +19,12 @@ import pytest
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
     Visitor,
@@ -191,8 +194,20 @@ def test_paginated_query_selects_page_info(path: Path) -> None:
     page_info = _selected(connection.selection_set, "pageInfo")
     assert _selected(connection.selection_set, "nodes") is not None, _errors(path, ["no `nodes` selection"])
     assert page_info is not None and page_info.selection_set is not None, _errors(path, ["no `pageInfo`"])
-    fields = {f.name.value for f in page_info.selection_set.selections if isinstance(f, FieldNode)}
+    fragments = {d.name.value: d for d in _document(path).definitions if isinstance(d, FragmentDefinitionNode)}
+    fields = _field_names(page_info.selection_set, fragments)
     assert {"endCursor", "hasNextPage"} <= fields, _errors(path, ["pageInfo lacks endCursor/hasNextPage"])
+
+
+def _field_names(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> set[str]:
+    """The fields a selection selects, through the fragments it spreads (``pageInfo { ...PageInfoFields }``)."""
+    names: set[str] = set()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            names.add(selection.name.value)
+        elif isinstance(selection, FragmentSpreadNode):
+            names |= _field_names(fragments[selection.name.value].selection_set, fragments)
+    return names
 
 
 # -- no GraphQL hiding in Python ---------------------------------------------------------------------
