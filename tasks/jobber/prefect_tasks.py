@@ -63,7 +63,7 @@ def jobber_task(
     return task(
         name=f"jobber.{name}",
         task_run_name=run_name,
-        **transient_retries(*(() if mutation else (5, 30))),
+        **({"retries": 0} if mutation else transient_retries(5, 30)),  # a mutation: not even a retry condition
         cache_policy=NO_CACHE,
         tags=["jobber"],
     )(run)
