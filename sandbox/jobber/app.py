@@ -1,6 +1,6 @@
 """The sandbox's ASGI app (Starlette): Jobber's API endpoints plus /sandbox/* controls.
 
-* ``POST /api/graphql`` - Jobber's GraphQL API (see :mod:`.graphql_api`)
+* ``POST /api/graphql`` - Jobber's GraphQL API (see :mod:`.api`)
 * ``GET /api/oauth/authorize``, ``POST /api/oauth/token`` - OAuth (see :mod:`.oauth`)
 * ``POST /sandbox/actions/<name>`` - act as a person in Jobber (JSON body -> JSON of the changed object)
 * ``GET /sandbox/state``, ``POST /sandbox/config``, ``GET /sandbox/jobs?status=``, ``GET /sandbox/webhooks``
@@ -22,8 +22,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import oauth
+from .api import handle_graphql, load_schema
 from .config import SandboxConfig
-from .graphql_api import handle_graphql, load_schema
 from .models import Record
 from .store import SandboxStore, UserError, brief
 

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 if TYPE_CHECKING:
     from .store import SandboxStore
+    from .store.core import StoreCore
 
 INVALID_REFRESH = {"error": "invalid_grant", "error_description": "The provided refresh token is not valid."}
 INVALID_CODE = {
@@ -53,7 +54,7 @@ class _Code:
 
 
 class TokenAuthority:
-    def __init__(self, store: SandboxStore) -> None:
+    def __init__(self, store: StoreCore) -> None:
         self._store = store
         self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from graphql import GraphQLEnumType
 
 from sandbox.jobber import SandboxConfig, SandboxStore
-from sandbox.jobber.graphql_api import load_schema
+from sandbox.jobber.api import load_schema
 from sandbox.jobber.models import Property
 
 

@@ -1,0 +1,33 @@
+"""The account's users and the webhook endpoints an app subscribes (``webhookEndpointCreate``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import User, WebhookEndpoint
+from .core import StoreCore
+from .values import UserError, now_s
+
+
+class AccountMixin(StoreCore):
+    def user_edit(self, user_id: Any, attrs: dict[str, Any]) -> User:
+        with self.lock:
+            user = self._require(user_id, User, "userId")
+            name = (attrs.get("name") or "").strip()
+            if "name" in attrs and not name:
+                raise UserError("Name can't be blank", ["input", "name"])
+            if name:
+                first, _, last = name.partition(" ")
+                user.first, user.last = first, last
+            user.updated_at = now_s()
+        self._emit("USER_UPDATE", user)
+        return user
+
+    def webhook_endpoint_create(self, topic: str, url: str) -> WebhookEndpoint:
+        if not url.startswith(("http://", "https://")):
+            raise UserError("Url is invalid", ["input", "url"])
+        with self.lock:
+            now = now_s()
+            return self._add(
+                WebhookEndpoint(pk=self._new_pk(WebhookEndpoint), topic=topic, url=url, created_at=now, updated_at=now)
+            )

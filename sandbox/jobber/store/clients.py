@@ -1,0 +1,305 @@
+"""Clients and their properties, emails, phones and tags, as the API and a person in Jobber change them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Client, Email, Phone, Property, Tag
+from .core import StoreCore
+from .values import UserError, client_address, now_s, snake
+
+
+class ClientsMixin(StoreCore):
+    def _add_email(self, client: Client, address: str, primary: bool = True, description: str = "MAIN") -> Email:
+        if primary:
+            for e in client.emails:
+                e.primary = False
+        email = self._add(
+            Email(
+                pk=self._new_pk(Email),
+                address=address,
+                primary=primary,
+                description=description or "MAIN",
+                client=client,
+            )
+        )
+        client.emails.append(email)
+        return email
+
+    def _add_phone(
+        self,
+        client: Client,
+        number: str,
+        sms_allowed: bool = True,
+        primary: bool = True,
+        description: str = "MOBILE",
+    ) -> Phone:
+        if primary:
+            for p in client.phones:
+                p.primary = False
+        phone = self._add(
+            Phone(
+                pk=self._new_pk(Phone),
+                number=number,
+                sms_allowed=sms_allowed,
+                primary=primary,
+                description=description or "MOBILE",
+                client=client,
+            )
+        )
+        client.phones.append(phone)
+        return phone
+
+    def _add_property(self, client: Client, address: dict[str, Any], name: str | None = None) -> Property:
+        now = now_s()
+        prop = self._add(
+            Property(
+                pk=self._new_pk(Property),
+                client=client,
+                name=name,
+                street1=address.get("street1") or "",
+                street2=address.get("street2") or "",
+                city=address.get("city") or "",
+                province=address.get("province") or "",
+                postal_code=address.get("postalCode") or "",
+                country=address.get("country") or "",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        client.client_properties.append(prop)
+        return prop
+
+    def _tag(self, label: str) -> Tag:
+        for t in self.table("Tag").values():
+            if isinstance(t, Tag) and t.label == label:
+                return t
+        return self._add(Tag(pk=self._new_pk(Tag), label=label))
+
+    def client_create(self, attrs: dict[str, Any]) -> Client:
+        first = (attrs.get("firstName") or "").strip()
+        last = (attrs.get("lastName") or "").strip()
+        company = (attrs.get("companyName") or "").strip() or None
+        if not (first or last or company):
+            raise UserError("Client must have a first name, last name or company name", ["input"])
+        with self.lock:
+            now = now_s()
+            client = self._add(
+                Client(
+                    pk=self._new_pk(Client),
+                    first_name=first,
+                    last_name=last,
+                    company_name=company,
+                    is_company=bool(attrs.get("isCompany")) or (company is not None and not (first or last)),
+                    title=attrs.get("title"),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            for flag in (
+                "receivesReviewRequests",
+                "receivesReminders",
+                "receivesFollowUps",
+                "receivesQuoteFollowUps",
+                "receivesInvoiceFollowUps",
+            ):
+                if attrs.get(flag) is not None:
+                    setattr(client, snake(flag), bool(attrs[flag]))
+            for i, e in enumerate(attrs.get("emails") or []):
+                if e.get("address"):
+                    self._add_email(
+                        client, e["address"], bool(e.get("primary", i == 0)), e.get("description") or "MAIN"
+                    )
+            for i, p in enumerate(attrs.get("phones") or []):
+                if p.get("number"):
+                    self._add_phone(
+                        client,
+                        p["number"],
+                        bool(p.get("smsAllowed", True)),
+                        bool(p.get("primary", i == 0)),
+                        p.get("description") or "MOBILE",
+                    )
+            if attrs.get("billingAddress"):
+                client.billing_address = client_address(attrs["billingAddress"])
+            props = [
+                self._add_property(client, pa.get("address") or {}, pa.get("name"))
+                for pa in attrs.get("properties") or []
+            ]
+        self._emit("CLIENT_CREATE", client)
+        for prop in props:
+            self._emit("PROPERTY_CREATE", prop)
+        return client
+
+    def client_edit(self, client_id: Any, attrs: dict[str, Any]) -> Client:
+        with self.lock:
+            client = self._require(client_id, Client, "clientId")
+            for key in ("firstName", "lastName", "companyName", "title"):
+                if key in attrs and attrs[key] is not None:
+                    setattr(client, snake(key), attrs[key])
+            if attrs.get("isCompany") is not None:
+                client.is_company = bool(attrs["isCompany"])
+            for flag in (
+                "receivesReviewRequests",
+                "receivesReminders",
+                "receivesFollowUps",
+                "receivesQuoteFollowUps",
+                "receivesInvoiceFollowUps",
+            ):
+                if attrs.get(flag) is not None:
+                    setattr(client, snake(flag), bool(attrs[flag]))
+            for e in attrs.get("emailsToAdd") or []:
+                if e.get("address"):
+                    self._add_email(
+                        client,
+                        e["address"],
+                        bool(e.get("primary", not client.emails)),
+                        e.get("description") or "MAIN",
+                    )
+            for e in attrs.get("emailsToEdit") or []:
+                email = self.get(e.get("id"), Email)
+                if email is None or email.client is not client:
+                    raise UserError("Email not found", ["input", "emailsToEdit", "id"])
+                email.address = e.get("address") or email.address
+                if e.get("primary"):
+                    for other in client.emails:
+                        other.primary = other is email
+            for eid in attrs.get("emailsToDelete") or []:
+                email = self.get(eid, Email)
+                if email is None or email.client is not client:
+                    raise UserError("Email not found", ["input", "emailsToDelete"])
+                client.emails.remove(email)
+                self.table("Email").pop(email.pk, None)
+            for p in attrs.get("phonesToAdd") or []:
+                if p.get("number"):
+                    self._add_phone(
+                        client,
+                        p["number"],
+                        bool(p.get("smsAllowed", True)),
+                        bool(p.get("primary", not client.phones)),
+                        p.get("description") or "MOBILE",
+                    )
+            for p in attrs.get("phonesToEdit") or []:
+                phone = self.get(p.get("id"), Phone)
+                if phone is None or phone.client is not client:
+                    raise UserError("Phone number not found", ["input", "phonesToEdit", "id"])
+                phone.number = p.get("number") or phone.number
+                if p.get("smsAllowed") is not None:
+                    phone.sms_allowed = bool(p["smsAllowed"])
+                if p.get("primary"):
+                    for other_phone in client.phones:
+                        other_phone.primary = other_phone is phone
+            for pid in attrs.get("phonesToDelete") or []:
+                phone = self.get(pid, Phone)
+                if phone is None or phone.client is not client:
+                    raise UserError("Phone number not found", ["input", "phonesToDelete"])
+                client.phones.remove(phone)
+                self.table("ClientPhoneNumber").pop(phone.pk, None)
+            for label in attrs.get("tagsToAdd") or []:
+                tag = self._tag(label)
+                if tag not in client.tags:
+                    client.tags.append(tag)
+            for label in attrs.get("tagsToDelete") or []:
+                client.tags = [t for t in client.tags if t.label != label]
+            if attrs.get("billingAddress"):
+                client.billing_address = client_address(attrs["billingAddress"], client.billing_address)
+            client.updated_at = now_s()
+        self._emit("CLIENT_UPDATE", client)
+        return client
+
+    def client_archive(self, client_id: Any) -> Client:
+        with self.lock:
+            client = self._require(client_id, Client, "clientId")
+            client.is_archived = True
+            client.updated_at = now_s()
+        self._emit("CLIENT_UPDATE", client)
+        return client
+
+    def update_client(
+        self,
+        client_id: Any,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        company_name: str | None = None,
+        email: str | None = None,
+        phone: str | None = None,
+        sms_allowed: bool | None = None,
+        receives_review_requests: bool | None = None,
+        is_archived: bool | None = None,
+    ) -> Client:
+        """A person edits a client in Jobber (email/phone replace the primary ones)."""
+        with self.lock:
+            client = self._require(client_id, Client, "client_id")
+            if first_name is not None:
+                client.first_name = first_name
+            if last_name is not None:
+                client.last_name = last_name
+            if company_name is not None:
+                client.company_name = company_name or None
+            if email is not None:
+                primary = next((e for e in client.emails if e.primary), None)
+                if primary:
+                    primary.address = email
+                else:
+                    self._add_email(client, email)
+            if phone is not None:
+                prim = next((p for p in client.phones if p.primary), None)
+                if prim:
+                    prim.number = phone
+                else:
+                    self._add_phone(client, phone, True if sms_allowed is None else sms_allowed)
+            if sms_allowed is not None:
+                for p in client.phones:
+                    if p.primary:
+                        p.sms_allowed = sms_allowed
+            if receives_review_requests is not None:
+                client.receives_review_requests = receives_review_requests
+            if is_archived is not None:
+                client.is_archived = is_archived
+            client.updated_at = now_s()
+        self._emit("CLIENT_UPDATE", client)
+        return client
+
+    def create_client(
+        self,
+        first_name: str,
+        last_name: str,
+        email: str | None = None,
+        phone: str | None = None,
+        sms_allowed: bool = True,
+        company_name: str | None = None,
+        address: dict[str, Any] | None = None,
+    ) -> Client:
+        """A person creates a client in Jobber (with one property when an address is given)."""
+        attrs: dict[str, Any] = {"firstName": first_name, "lastName": last_name, "companyName": company_name}
+        if email:
+            attrs["emails"] = [{"address": email, "primary": True, "description": "MAIN"}]
+        if phone:
+            attrs["phones"] = [{"number": phone, "primary": True, "smsAllowed": sms_allowed, "description": "MOBILE"}]
+        if address:
+            attrs["properties"] = [{"address": address}]
+        return self.client_create(attrs)
+
+    # -- properties -----------------------------------------------------------------------------
+    def property_create(self, client_id: Any, properties: list[dict[str, Any]]) -> tuple[Client, list[Property]]:
+        with self.lock:
+            client = self._require(client_id, Client, "clientId")
+            if not properties:
+                raise UserError("At least one property is required", ["input", "properties"])
+            created = [self._add_property(client, p.get("address") or {}, p.get("name")) for p in properties]
+            client.updated_at = now_s()
+        for prop in created:
+            self._emit("PROPERTY_CREATE", prop)
+        return client, created
+
+    def property_edit(self, property_id: Any, attrs: dict[str, Any]) -> Property:
+        with self.lock:
+            prop = self._require(property_id, Property, "propertyId")
+            address = attrs.get("address") or {}
+            for key in ("street1", "street2", "city", "province", "postalCode", "country"):
+                if address.get(key) is not None:
+                    setattr(prop, snake(key), address[key])
+            if attrs.get("name") is not None:
+                prop.name = attrs["name"]
+            prop.updated_at = now_s()
+        self._emit("PROPERTY_UPDATE", prop)
+        return prop

@@ -1,0 +1,162 @@
+"""Quotes and their notes: create, edit, send and approve, with Jobber's webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import Client, Property, Quote, QuoteLineItem, QuoteNote
+from .core import StoreCore
+from .values import UserError, now_s, parse_dt, snake
+
+
+class QuotesMixin(StoreCore):
+    def quote_create(self, attrs: dict[str, Any]) -> Quote:
+        with self.lock:
+            client = self._require(attrs.get("clientId"), Client, "clientId")
+            prop = self._require(attrs.get("propertyId"), Property, "propertyId")
+            if prop.client is not client:
+                raise UserError("Property does not belong to the client", ["attributes", "propertyId"])
+            lines = attrs.get("lineItems") or []
+            subtotal = 0.0
+            for li in lines:
+                if not li.get("name"):
+                    raise UserError("Line item name can't be blank", ["attributes", "lineItems", "name"])
+                if li.get("totalPrice") is not None:
+                    subtotal += float(li["totalPrice"])
+                else:
+                    subtotal += float(li.get("quantity") or 1) * float(li.get("unitPrice") or 0)
+            number = attrs.get("quoteNumber")
+            if number is None:
+                number = max((int(q.quote_number) for q in self.quotes if q.quote_number.isdigit()), default=300) + 1
+            now = now_s()
+            sent = attrs.get("transitionQuoteTo") == "AWAITING_RESPONSE"
+            quote = self._add(
+                Quote(
+                    pk=self._new_pk(Quote),
+                    quote_number=str(number),
+                    quote_status="awaiting_response" if sent else "draft",
+                    title=attrs.get("title"),
+                    message=attrs.get("message"),
+                    client=client,
+                    property_=prop,
+                    subtotal=round(subtotal, 2),
+                    sent_at=now if sent else None,
+                    created_at=now,
+                    updated_at=now,
+                    transitioned_at=now,
+                )
+            )
+            for order, li in enumerate(lines):
+                qty = float(li["quantity"]) if li.get("quantity") is not None else 1.0
+                price = li.get("unitPrice")
+                if price is None and li.get("totalPrice") is not None:
+                    price = float(li["totalPrice"]) / qty if qty else 0.0
+                quote.line_items.append(
+                    self._add(
+                        QuoteLineItem(
+                            pk=self._new_pk(QuoteLineItem),
+                            name=li["name"],
+                            description=li.get("description") or "",
+                            quantity=qty,
+                            unit_price=float(price or 0),
+                            taxable=li.get("taxable") is not False,
+                            category=li.get("category") or "SERVICE",
+                            optional=bool(li.get("optional")),
+                            recommended=li.get("recommended"),
+                            text_only=bool(li.get("textOnly")),
+                            unit_cost=li.get("unitCost"),
+                            sort_order=order,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                )
+            client.quotes.append(quote)
+            prop.quotes.append(quote)
+        self._emit("QUOTE_CREATE", quote)
+        if sent:
+            self._emit("QUOTE_SENT", quote)
+        return quote
+
+    def quote_edit(self, quote_id: Any, attrs: dict[str, Any]) -> Quote:
+        topics = ["QUOTE_UPDATE"]
+        with self.lock:
+            quote = self._require(quote_id, Quote, "quoteId")
+            for key in ("title", "message", "quoteNumber"):
+                if attrs.get(key) is not None:
+                    setattr(quote, snake(key), str(attrs[key]) if key == "quoteNumber" else attrs[key])
+            if attrs.get("sentAt"):
+                quote.sent_at = parse_dt(attrs["sentAt"])
+                if quote.quote_status == "draft":
+                    quote.quote_status = "awaiting_response"
+                    topics.append("QUOTE_SENT")
+            quote.updated_at = now_s()
+        for topic in topics:
+            self._emit(topic, quote)
+        return quote
+
+    def send_quote(self, quote_id: Any) -> Quote:
+        with self.lock:
+            quote = self._require(quote_id, Quote, "quote_id", "Quote")
+            now = now_s()
+            quote.sent_at = now
+            if quote.quote_status in ("draft", "changes_requested"):
+                quote.quote_status = "awaiting_response"
+            quote.transitioned_at = now
+            quote.updated_at = now
+        self._emit("QUOTE_SENT", quote)
+        self._emit("QUOTE_UPDATE", quote)
+        return quote
+
+    def approve_quote(self, quote_id: Any) -> Quote:
+        with self.lock:
+            quote = self._require(quote_id, Quote, "quote_id", "Quote")
+            if quote.quote_status in ("approved", "converted"):
+                raise UserError("Quote is already approved", ["quote_id"])
+            now = now_s()
+            quote.quote_status = "approved"
+            quote.approved_at = now
+            quote.transitioned_at = now
+            quote.sent_at = quote.sent_at or now
+            quote.updated_at = now
+        self._emit("QUOTE_APPROVED", quote)
+        self._emit("QUOTE_UPDATE", quote)
+        return quote
+
+    def quote_create_note(self, quote_id: Any, attrs: dict[str, Any]) -> tuple[Quote, QuoteNote]:
+        with self.lock:
+            quote = self._require(quote_id, Quote, "quoteId")
+            if not (attrs.get("message") or "").strip():
+                raise UserError("Message can't be blank", ["input", "message"])
+            now = now_s()
+            note = self._add(
+                QuoteNote(
+                    pk=self._new_pk(QuoteNote),
+                    quote=quote,
+                    message=attrs["message"],
+                    pinned=bool(attrs.get("pinned")),
+                    created_at=now,
+                )
+            )
+            quote.notes.append(note)
+            quote.updated_at = now
+        self._emit("QUOTE_UPDATE", quote)
+        return quote, note
+
+    def quote_edit_note(self, attrs: dict[str, Any]) -> tuple[Quote, QuoteNote]:
+        with self.lock:
+            note = self._require(attrs.get("noteId"), QuoteNote, "noteId", "Note")
+            if attrs.get("message") is not None:
+                if not attrs["message"].strip():
+                    raise UserError("Message can't be blank", ["input", "message"])
+                note.message = attrs["message"]
+            if attrs.get("pinned") is not None:
+                note.pinned = bool(attrs["pinned"])
+            now = now_s()
+            note.last_edited_at = now
+            quote = note.quote
+            if quote is None:
+                raise UserError("Note not found", ["input", "noteId"])
+            quote.updated_at = now
+        self._emit("QUOTE_UPDATE", quote)
+        return quote, note
