@@ -24,7 +24,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
 from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
-from tasks.delivery.phone import mask_phone
+from tasks.phone import mask_phone
 from tasks.settings import Settings, is_placeholder
 from tasks.store.db import unit_of_work
 from tasks.store.optouts import InboundAction, record_inbound, update_delivery_status

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.delivery.base import OutgoingMessage, SendResult
-from tasks.delivery.phone import mask_phone, sms_segments
+from tasks.phone import mask_phone, sms_segments
 
 logger = logging.getLogger(__name__)
 

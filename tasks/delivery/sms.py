@@ -33,8 +33,8 @@ from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from tasks.delivery.base import OutgoingMessage, SendResult
-from tasks.delivery.phone import mask_phone
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
+from tasks.phone import mask_phone
 from tasks.retry import is_transient, parse_retry_after
 
 logger = logging.getLogger(__name__)

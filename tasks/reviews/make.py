@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine, select
 
-from tasks.delivery.phone import to_e164
+from tasks.phone import to_e164
 from tasks.reviews.mapping import ReviewContext, parse_time, split_name
 from tasks.reviews.planning import Decision, plan_request
 from tasks.reviews.rendering import Branding

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from tasks.delivery.phone import to_e164
+from tasks.phone import to_e164
 from tasks.reviews.timezones import valid_zone, zone_for_region
 
 _COUNTRY_REGIONS = {"CANADA": "CA", "CA": "CA", "CAN": "CA"}

@@ -23,8 +23,8 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, Template
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from tasks.delivery.phone import sms_segments
 from tasks.errors import ReviewTemplateError, TemplateRefused
+from tasks.phone import sms_segments
 from tasks.reviews.mapping import ReviewContext
 from tasks.reviews.settings import ReviewSettings
 

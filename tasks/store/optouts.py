@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from tasks.delivery.phone import to_e164
+from tasks.phone import to_e164
 from tasks.store.models import Delivery, InboundMessage, ReviewRequest, Suppression, utcnow
 
 InboundAction = Literal["opt_out", "opt_in", "help", "reply"]

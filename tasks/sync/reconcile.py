@@ -30,8 +30,8 @@ from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
 from tasks.store.db import unit_of_work
 from tasks.store.models import SYNCED_MODELS
-from tasks.store.records import UpsertCounts, get_watermark, latest, upsert_records
 from tasks.sync.mapping import MAPPERS, MappedRecord, RecordIssue
+from tasks.sync.repository import UpsertCounts, get_watermark, latest, upsert_records
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
 from tasks.store.db import unit_of_work
-from tasks.store.records import delete_record, upsert_records
 from tasks.sync.mapping import MAPPERS, RecordIssue
+from tasks.sync.repository import delete_record, upsert_records
 
 # Webhook topic prefix -> (resource, by-id document, the root field of its answer)
 TOPIC_RESOURCES: dict[str, tuple[str, str, str]] = {

@@ -1,4 +1,7 @@
-"""Synced Jobber records: idempotent upserts (SQLite and PostgreSQL), deletes, and watermarks.
+"""Sync's repository: idempotent upserts of mapped Jobber records (SQLite and PostgreSQL), deletes, watermarks.
+
+It writes the synced tables of ``tasks.store.models`` from ``tasks.sync.mapping``'s records, so it lives in
+sync, above the store.
 
 Upserts never let an older version of a record overwrite a newer one (a slow reconciliation page
 racing a webhook refresh): the row is replaced only when the incoming `updatedAt` is not older.

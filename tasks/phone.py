@@ -1,4 +1,8 @@
-"""Phone numbers and SMS lengths: E.164 normalisation, masking for logs, and GSM 03.38 segment counts."""
+"""Phone numbers and SMS lengths: E.164 normalisation, masking for logs, and GSM 03.38 segment counts.
+
+Plain functions of a string, on the lowest floor of ``tasks/``: the store (opt-outs), delivery (Twilio,
+the local outbox), reviews and the gateway all read phone numbers the same way.
+"""
 
 from __future__ import annotations
 

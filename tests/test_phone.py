@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.delivery.phone import mask_phone, sms_segments, to_e164
+from tasks.phone import mask_phone, sms_segments, to_e164
 
 
 @pytest.mark.parametrize("raw", ["(512) 555-0143", "+1 512-555-0143", "512.555.0143", " 5125550143 ", "1-512-555-0143"])
