@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from sandbox.jobber import SandboxConfig, SandboxServer
     from tasks.delivery.base import RecordingChannel
-    from tasks.delivery.outbox import OutboxChannel
+    from tasks.delivery.local import OutboxChannel
     from tasks.jobber.auth import StaticTokenProvider
     from tasks.jobber.client import JobberClient
     from tasks.reviews.pipeline import plan_from_event

@@ -128,7 +128,7 @@ def _rename_task_run(name: str) -> None:
         log.info("Could not rename the task run: %s", type(exc).__name__)
 
 
-@task(name="jobber-events", task_run_name="jobber events", retries=0)
+@task(name="handle-jobber-events", task_run_name="jobber events", retries=0)
 def handle_jobber_events() -> dict[str, int]:
     """Do the work of every pending Jobber event (the inbox says which); see tasks/events/handler.py."""
     result = drain(build_context(contractor_settings()))

@@ -461,7 +461,7 @@ def _wait_for_deployments(api_url: str, names: Sequence[str], runner: Any, log: 
 
 
 def _close_a_job_and_show_what_follows(console: Console, extra: dict[str, str], home: Path) -> None:
-    from tasks.delivery.outbox import OutboxChannel
+    from tasks.delivery.local import OutboxChannel
     from tasks.slack.local import LocalSlackSender
 
     outbox = OutboxChannel(root=home / "outbox")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pydantic import SecretStr
 
 from tasks.delivery.base import Channel
-from tasks.delivery.outbox import OutboxChannel
+from tasks.delivery.local import OutboxChannel
 from tasks.delivery.sms import TwilioSmsChannel
 from tasks.delivery.smtp import SECURITY_MODES, SmtpEmailChannel
 from tasks.errors import ConfigurationError

@@ -58,7 +58,7 @@ def plan_event_task(topic: str, item_id: str, settings: ReviewSettings, occurred
     )
 
 
-@task(name="review-poll", task_run_name="poll Jobber for {settings.trigger}")
+@task(name="poll-jobber-for-reviews", task_run_name="poll Jobber for {settings.trigger}")
 def poll_task(settings: ReviewSettings, initial_lookback_hours: int = 24) -> PollResult:
     """Plan requests for whatever the trigger matched since the last poll (the webhook fallback)."""
     from tasks.settings import get_settings
@@ -72,7 +72,7 @@ def poll_task(settings: ReviewSettings, initial_lookback_hours: int = 24) -> Pol
     )
 
 
-@task(name="review-dispatch", task_run_name="send due review requests")
+@task(name="send-due-review-requests", task_run_name="send due review requests")
 def dispatch_task(limit: int = 5000, concurrency: int = 8) -> DispatchResult:
     """Send every due review request and follow-up (claims make concurrent runs safe)."""
     from tasks.settings import get_settings

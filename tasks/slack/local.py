@@ -1,6 +1,6 @@
 """The local Slack stand-in: without SLACK_BOT_TOKEN, notifications are written to files instead of posted.
 
-As SMS and email go to the local outbox (tasks/delivery/outbox.py) when Twilio and SMTP are not configured,
+As SMS and email go to the local outbox (tasks/delivery/local.py) when Twilio and SMTP are not configured,
 Slack messages go to `<JOBBERFLOW_HOME>/outbox/slack/`: one JSON file per message (`channel`, `text`,
 `blocks`, `ts`, `written_at`) and one line appended to `slack.log` (tail it to watch the demo).
 `LocalSlackSender` has the real sender's interface (`tasks.slack.sender.SlackSender`), so the outbox table,

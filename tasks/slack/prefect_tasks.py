@@ -35,7 +35,7 @@ def notify_event_task(
     )
 
 
-@task(name="slack-dispatch", task_run_name="post pending Slack notifications")
+@task(name="post-slack-notifications", task_run_name="post pending Slack notifications")
 def dispatch_task(limit: int = 200, budget_s: float = 50.0, min_interval_s: float = 1.0) -> DispatchResult:
     """Post due outbox rows at Slack's pace; failures are recorded on the rows, so this task never retries."""
     from tasks.settings import get_settings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tasks.delivery.base import Channel, OutgoingMessage, RecordingChannel, suppression_reason
-from tasks.delivery.outbox import OutboxChannel
+from tasks.delivery.local import OutboxChannel
 from tasks.delivery.sms import TwilioSmsChannel
 from tasks.delivery.smtp import SmtpEmailChannel
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError

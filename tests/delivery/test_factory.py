@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tasks.delivery.factory import get_email_channel, get_sms_channel, reset_channel_cache
-from tasks.delivery.outbox import OutboxChannel
+from tasks.delivery.local import OutboxChannel
 from tasks.delivery.sms import TwilioSmsChannel
 from tasks.delivery.smtp import SmtpEmailChannel
 from tasks.errors import ConfigurationError

@@ -51,7 +51,7 @@ def test_without_a_token_messages_are_written_to_the_local_slack_outbox(tmp_path
         ("#ops", "Invoice #7 paid"),
     ]
     # The SMS/email outbox's reader, one folder up, does not mistake Slack messages for its own.
-    from tasks.delivery.outbox import OutboxChannel
+    from tasks.delivery.local import OutboxChannel
 
     assert OutboxChannel(root=tmp_path / "outbox").messages() == []
 

@@ -3,6 +3,9 @@
 Each message becomes `<JOBBERFLOW_HOME>/outbox/<channel>-<hash of the idempotency key>.json`, and one
 line is appended to `outbox.log` (tail it to watch the demo). Sending the same key twice writes once:
 the file is published with an atomic link, so concurrent workers cannot both write it.
+
+The module is `local` like Slack's stand-in (`tasks/slack/local.py`); `tasks/slack/outbox.py` is a
+different thing, the database queue of Slack notifications.
 """
 
 from __future__ import annotations

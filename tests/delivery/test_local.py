@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tasks.delivery.base import OutgoingMessage
-from tasks.delivery.outbox import LOG_NAME, OutboxChannel
+from tasks.delivery.local import LOG_NAME, OutboxChannel
 
 
 def sms(
