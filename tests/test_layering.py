@@ -175,6 +175,16 @@ def test_production_loads_the_sandbox_only_inside_the_commands_that_run_it() -> 
     assert not wrong, "production code imports the sandbox package:\n" + "\n".join(wrong)
 
 
+def test_the_fake_jobber_stands_alone() -> None:
+    """sandbox/jobber is Jobber's stand-in: it knows nothing of the code it stands in for (the demo does)."""
+    wrong = [
+        f"{imp.module}:{imp.line} imports {imp.target}"
+        for imp in _imports_of(sorted((ROOT / "sandbox" / "jobber").rglob("*.py")))
+        if imp.target.split(".")[0] in ("tasks", "flows", "deployments")
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def _imports_of(paths: list[Path]) -> list[Import]:
     return [imp for path in paths for imp in _imports(path)]
 

@@ -1,5 +1,11 @@
 """A local Jobber: GraphQL from the real schema, OAuth, query cost, rate limits and signed webhooks.
 
+``store/`` holds the account (records, the changes people and API clients make, the webhooks they cause;
+one module per resource), ``api/`` answers ``/api/graphql`` over it, ``seed/`` builds the deterministic
+starting data; ``oauth``, ``cost`` and ``webhooks`` are Jobber's contracts around them; ``app`` and ``server``
+serve it (in a thread for tests and the demo, or ``jobberflow sandbox serve``). It imports nothing from
+``tasks/`` (it reads only the bundled schema file).
+
 Usage::
 
     from sandbox.jobber import SandboxConfig, SandboxServer
