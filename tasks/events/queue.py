@@ -10,24 +10,25 @@ or `none` and that the relay has passed on are deleted once older than `INBOX_RE
 `failed` rows (poison) and anything pending, claimed or not yet relayed are kept, and the failed ones are
 counted so the run can report them until someone looks.
 
-A claim is one conditional UPDATE (`... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) AND <still
-claimable>`), so two workers never take the same row: on PostgreSQL the second skips the rows the first
-locked; on SQLite the statement runs under the database's write lock. Every later write is fenced by the
-claim's token, so a worker that stalled past its lease cannot overwrite the work of the one that took the
-rows over. An expired claim is claimable again (a worker died mid-batch).
+A claim is the lease queue's (tasks/store/lease.py): one conditional UPDATE (`... WHERE id IN (SELECT ...
+FOR UPDATE SKIP LOCKED) AND <still claimable>`), so two workers never take the same row: on PostgreSQL the
+second skips the rows the first locked; on SQLite the statement runs under the database's write lock.
+Every later write is fenced by the claim's token, so a worker that stalled past its lease cannot
+overwrite the work of the one that took the rows over. An expired claim is claimable again (a worker
+died mid-batch).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Engine, Table, and_, delete, func, or_, select
 
 from tasks.retry import Backoff
 from tasks.store.accounts import as_utc
+from tasks.store.lease import LeaseQueue
 from tasks.store.models import WebhookInbox
 
 _TABLE: Table = WebhookInbox.__table__  # type: ignore[assignment]
@@ -40,6 +41,7 @@ MAX_ATTEMPTS = 36  # with RETRY_BACKOFF, about 7 hours of retrying: a 6-hour Job
 RETRY_BACKOFF = Backoff(base=5.0, cap=15 * 60.0, floor=1.0)
 NONE = "none"
 INBOX_RETENTION = timedelta(days=30)
+_QUEUE = LeaseQueue(_TABLE, "work_claim", held=_TABLE.c.work_state == CLAIMED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +91,16 @@ def claim(
     """Claim up to `limit` claimable rows, oldest first. `older_than` leaves the newest rows to the instant
     path (the scheduled drain uses it, so it only takes what a lost wake-up left behind)."""
     now = now or datetime.now(UTC)
-    token = str(uuid.uuid4())
     until = now + lease
     condition = _claimable(now, now - older_than if older_than is not None else None)
-    candidates = (
-        select(_TABLE.c.id).where(condition).order_by(_TABLE.c.id).limit(limit).with_for_update(skip_locked=True)
-    )
     with engine.begin() as conn:
-        conn.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id.in_(candidates.scalar_subquery()), condition)
-            .values(
-                work_state=CLAIMED,
-                work_claim=token,
-                work_claimed_until=until,
-                work_attempts=_TABLE.c.work_attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
+        taken = _QUEUE.claim(
+            conn,
+            claimable=condition,
+            values={"work_state": CLAIMED, "work_claimed_until": until, "work_attempts": _TABLE.c.work_attempts + 1},
+            limit=limit,
         )
+        token = taken.token
         rows = conn.execute(
             select(
                 _TABLE.c.id,
@@ -117,7 +111,7 @@ def claim(
                 _TABLE.c.received_at,
                 _TABLE.c.work_attempts,
             )
-            .where(_TABLE.c.work_claim == token, _TABLE.c.work_state == CLAIMED)
+            .where(_TABLE.c.id.in_(taken.ids))
             .order_by(_TABLE.c.id)
         ).all()
     events = tuple(
@@ -135,10 +129,6 @@ def claim(
     return Claim(token=token, events=events, until=until)
 
 
-def _fenced(token: str, ids: Iterable[int]) -> ColumnElement[bool]:
-    return and_(_TABLE.c.id.in_(list(ids)), _TABLE.c.work_claim == token, _TABLE.c.work_state == CLAIMED)
-
-
 def finish(engine: Engine, token: str, outcomes: Mapping[int, str], *, now: datetime | None = None) -> int:
     """Mark claimed rows done with their one-line outcome; the number still held by `token` (and so done)."""
     if not outcomes:
@@ -147,12 +137,8 @@ def finish(engine: Engine, token: str, outcomes: Mapping[int, str], *, now: date
     done = 0
     with engine.begin() as conn:
         for event_id, outcome in outcomes.items():
-            result = conn.execute(
-                update(_TABLE)
-                .where(_fenced(token, [event_id]))
-                .values(work_state=DONE, work_claim=None, processed_at=now, outcome=outcome[:2000], last_error=None)
-            )
-            done += int(result.rowcount or 0)
+            values = {"work_state": DONE, "processed_at": now, "outcome": outcome[:2000], "last_error": None}
+            done += _QUEUE.release(conn, token, [event_id], values)
     return done
 
 
@@ -170,7 +156,8 @@ def retry_later(
     retried: list[int] = []
     failed: list[int] = []
     with engine.begin() as conn:
-        found = conn.execute(select(_TABLE.c.id, _TABLE.c.work_attempts).where(_fenced(token, errors))).all()
+        held = _QUEUE.holds(conn, token, errors)
+        found = conn.execute(select(_TABLE.c.id, _TABLE.c.work_attempts).where(_TABLE.c.id.in_(held))).all()
         attempts = {int(row[0]): int(row[1] or 0) for row in found}
         for event_id, error in errors.items():
             if event_id not in attempts:
@@ -186,8 +173,8 @@ def retry_later(
             else:
                 values = {"work_state": PENDING, "work_not_before": now + RETRY_BACKOFF.delay(tries)}
                 retried.append(event_id)
-            values.update(work_claim=None, last_error=error[:2000])
-            conn.execute(update(_TABLE).where(_fenced(token, [event_id])).values(**values))
+            values["last_error"] = error[:2000]
+            _QUEUE.release(conn, token, [event_id], values)
     return retried, failed
 
 

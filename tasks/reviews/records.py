@@ -20,10 +20,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tasks.store.lease import LeaseQueue
 from tasks.store.models import Delivery, ReviewRequest
 
 ACTIVE_STATUSES = ("planned", "claimed", "sent")
@@ -127,15 +128,14 @@ def due_request_ids(session: Session, *, now: datetime, lease: timedelta, limit:
     return list(rows)
 
 
+_QUEUE = LeaseQueue(ReviewRequest.__table__, "claim_token", held=ReviewRequest.status == "claimed")  # type: ignore[arg-type]
+
+
 def claim(session: Session, *, request_id: int, token: str, now: datetime, lease: timedelta) -> bool:
     """Take the request for sending: True for exactly one of any number of concurrent callers."""
-    result = session.execute(
-        update(ReviewRequest)
-        .where(ReviewRequest.id == request_id, _due_clause(now, lease))
-        .values(status="claimed", claim_token=token, claimed_at=now, attempts=ReviewRequest.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    values = {"status": "claimed", "claimed_at": now, "attempts": ReviewRequest.attempts + 1}
+    claimable = and_(ReviewRequest.id == request_id, _due_clause(now, lease))
+    return bool(_QUEUE.claim(session, claimable=claimable, values=values, token=token))
 
 
 def renew_claim(session: Session, *, request_id: int, token: str, now: datetime) -> bool:
@@ -147,24 +147,12 @@ def renew_claim(session: Session, *, request_id: int, token: str, now: datetime)
     and a takeover (a conditional UPDATE on the same row) is ordered either before it (this returns False)
     or after it (the renewed claim is not due, so the takeover does not happen).
     """
-    result = session.execute(
-        update(ReviewRequest)
-        .where(ReviewRequest.id == request_id, ReviewRequest.claim_token == token, ReviewRequest.status == "claimed")
-        .values(claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return _QUEUE.renew(session, token, [request_id], {"claimed_at": now}) == 1
 
 
 def release(session: Session, *, request_id: int, token: str, values: dict[str, Any]) -> bool:
     """Leave the claim with the new state in `values`; False when the claim was lost (lease taken over)."""
-    result = session.execute(
-        update(ReviewRequest)
-        .where(ReviewRequest.id == request_id, ReviewRequest.claim_token == token, ReviewRequest.status == "claimed")
-        .values(claim_token=None, **values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return _QUEUE.release(session, token, [request_id], values) == 1
 
 
 def delivery_for(session: Session, *, key: str) -> Delivery | None:

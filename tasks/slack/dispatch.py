@@ -145,9 +145,9 @@ def dispatch_pending(
         with unit_of_work(engine) as session:
             at = now()
             row = outbox.claim(session, outbox_id=outbox_id, now=at, lease_until=at + timedelta(seconds=lease_s))
-            if row is None:
-                continue  # sent, failed or claimed by another dispatcher meanwhile
-            kind, channel, attempts, payload = row.kind, row.channel, row.attempts, dict(row.payload or {})
+        if row is None:
+            continue  # sent, failed or claimed by another dispatcher meanwhile
+        kind, channel, attempts, payload = row.kind, row.channel, row.attempts, row.payload
         message = SlackMessage.from_payload(payload)
         try:
             sender.post_message(channel=channel, text=message.text, blocks=message.blocks)
@@ -157,7 +157,7 @@ def dispatch_pending(
             if exc.retry_after is not None:
                 pacer.hold(channel, delay)
             with unit_of_work(engine) as session:
-                outbox.defer(session, outbox_id=outbox_id, until=now() + timedelta(seconds=delay), error=str(exc))
+                outbox.defer(session, row=row, until=now() + timedelta(seconds=delay), error=str(exc))
             result.record(DispatchedRow(outbox_id, kind, channel, "deferred", str(exc)))
             log.warning("Slack post %s to %s deferred %.0fs: %s", outbox_id, channel, delay, exc)
             if exc.retry_after is None:
@@ -168,20 +168,20 @@ def dispatch_pending(
             pacer.posted(channel)
             error = f"{exc.code}: {exc}" if exc.code else str(exc)
             with unit_of_work(engine) as session:
-                outbox.mark_failed(session, outbox_id=outbox_id, error=error)
+                outbox.mark_failed(session, row=row, error=error)
             result.record(DispatchedRow(outbox_id, kind, channel, "failed", error))
             log.error("Slack post %s to %s failed for good: %s", outbox_id, channel, error)
             continue
         except Exception as exc:  # a bug (bad payload, SDK change): do not retry it forever
             error = f"unexpected {type(exc).__name__}: {exc}"
             with unit_of_work(engine) as session:
-                outbox.mark_failed(session, outbox_id=outbox_id, error=error)
+                outbox.mark_failed(session, row=row, error=error)
             result.record(DispatchedRow(outbox_id, kind, channel, "failed", error))
             log.exception("Slack post %s to %s failed unexpectedly", outbox_id, channel)
             continue
         pacer.posted(channel)
         with unit_of_work(engine) as session:
-            outbox.mark_sent(session, outbox_id=outbox_id, now=now())
+            outbox.mark_sent(session, row=row, now=now())
         result.record(DispatchedRow(outbox_id, kind, channel, "sent"))
     with unit_of_work(engine) as session:
         result.counts = outbox.outbox_counts(session)

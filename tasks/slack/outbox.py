@@ -1,9 +1,11 @@
 """The Slack outbox: every notification is a row before it is a message. Keyword-only functions taking the
 caller's session (one session per unit of work).
 
-States: pending -> sent | failed. A dispatcher claims a due pending row by pushing its `next_attempt_at`
-forward by a lease (a conditional UPDATE, so two dispatchers never post the same row at once); a crashed
-dispatcher's claim simply expires and the row is due again. `failed` is final until `requeue_failed`.
+States: pending -> sent | failed. A dispatcher claims a due pending row through the lease queue
+(tasks/store/lease.py): `next_attempt_at` is pushed forward by a lease and a fresh `claim_token` is set, in
+one conditional UPDATE, so two dispatchers never post the same row at once; a crashed dispatcher's claim
+simply expires and the row is due again, and the stalled holder's later writes (sent, failed, deferred)
+are refused by the token. `failed` is final until `requeue_failed`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tasks.store.db import unit_of_work
+from tasks.store.lease import LeaseQueue
 from tasks.store.models import SlackOutbox
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -72,6 +75,21 @@ def enqueue(
     return Enqueued(int(row_id), False, str(status))
 
 
+_QUEUE = LeaseQueue(SlackOutbox.__table__, "claim_token", held=SlackOutbox.status == PENDING)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """A row this dispatcher holds until its lease runs out; `token` fences every write about it."""
+
+    id: int
+    token: str
+    kind: str
+    channel: str
+    attempts: int
+    payload: dict[str, Any]
+
+
 def _due(now: datetime) -> Any:
     return (SlackOutbox.status == PENDING) & or_(
         SlackOutbox.next_attempt_at.is_(None), SlackOutbox.next_attempt_at <= now
@@ -84,42 +102,39 @@ def due_rows(session: Session, *, now: datetime, limit: int) -> list[tuple[int, 
     return [(int(i), str(channel)) for i, channel in session.execute(stmt).all()]
 
 
-def claim(session: Session, *, outbox_id: int, now: datetime, lease_until: datetime) -> SlackOutbox | None:
-    """Take a due row for this dispatcher until `lease_until` (counts an attempt); None if someone else has it."""
-    stmt = (
-        update(SlackOutbox)
-        .where(SlackOutbox.id == outbox_id, _due(now))
-        .values(next_attempt_at=lease_until, attempts=SlackOutbox.attempts + 1)
-        .execution_options(synchronize_session=False)
+def claim(session: Session, *, outbox_id: int, now: datetime, lease_until: datetime) -> ClaimedRow | None:
+    """Take a due row for this dispatcher until `lease_until` (counts an attempt); None if someone else has it.
+    A row whose holder's lease ran out is due again: the new claim's token refuses the old holder's writes."""
+    taken = _QUEUE.claim(
+        session,
+        claimable=(SlackOutbox.id == outbox_id) & _due(now),
+        values={"next_attempt_at": lease_until, "attempts": SlackOutbox.attempts + 1},
     )
-    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+    if not taken:
         return None
-    return session.get(SlackOutbox, outbox_id, populate_existing=True)
+    row = session.execute(
+        select(SlackOutbox.kind, SlackOutbox.channel, SlackOutbox.attempts, SlackOutbox.payload).where(
+            SlackOutbox.id == outbox_id
+        )
+    ).one()
+    return ClaimedRow(outbox_id, taken.token, str(row[0]), str(row[1]), int(row[2] or 0), dict(row[3] or {}))
 
 
-def mark_sent(session: Session, *, outbox_id: int, now: datetime) -> None:
-    session.execute(
-        update(SlackOutbox)
-        .where(SlackOutbox.id == outbox_id)
-        .values(status=SENT, sent_at=now, next_attempt_at=None, last_error=None)
-    )
+def mark_sent(session: Session, *, row: ClaimedRow, now: datetime) -> bool:
+    """Done. False (nothing written) when the claim was lost to another dispatcher."""
+    values = {"status": SENT, "sent_at": now, "next_attempt_at": None, "last_error": None}
+    return _QUEUE.release(session, row.token, [row.id], values) == 1
 
 
-def mark_failed(session: Session, *, outbox_id: int, error: str) -> None:
-    session.execute(
-        update(SlackOutbox)
-        .where(SlackOutbox.id == outbox_id)
-        .values(status=FAILED, next_attempt_at=None, last_error=error[:2000])
-    )
+def mark_failed(session: Session, *, row: ClaimedRow, error: str) -> bool:
+    """Failed for good (until `requeue_failed`). False when the claim was lost."""
+    values = {"status": FAILED, "next_attempt_at": None, "last_error": error[:2000]}
+    return _QUEUE.release(session, row.token, [row.id], values) == 1
 
 
-def defer(session: Session, *, outbox_id: int, until: datetime, error: str) -> None:
-    """Leave the row pending, to be tried again at `until`."""
-    session.execute(
-        update(SlackOutbox)
-        .where(SlackOutbox.id == outbox_id, SlackOutbox.status == PENDING)
-        .values(next_attempt_at=until, last_error=error[:2000])
-    )
+def defer(session: Session, *, row: ClaimedRow, until: datetime, error: str) -> bool:
+    """Leave the row pending, to be tried again at `until`. False when the claim was lost."""
+    return _QUEUE.release(session, row.token, [row.id], {"next_attempt_at": until, "last_error": error[:2000]}) == 1
 
 
 def requeue_failed(session: Session, *, channel: str | None = None) -> int:

@@ -60,6 +60,7 @@ def test_concurrent_claims_never_take_the_same_event(db_url: str) -> None:
             claim = queue.claim(engine, limit=7)
             if not claim:
                 return
+            assert len(claim.events) <= 7, "a claim took more rows than its limit"
             with lock:
                 taken.append([e.id for e in claim.events])
             queue.finish(engine, claim.token, {e.id: "ok" for e in claim.events})

@@ -230,7 +230,14 @@ def test_two_dispatchers_never_post_the_same_row(engine: Engine) -> None:
     # a claim whose dispatcher died expires, and the row is due again
     later = now + timedelta(seconds=61)
     with unit_of_work(engine) as session:
-        assert outbox.claim(session, outbox_id=row_id, now=later, lease_until=later + timedelta(seconds=60))
+        third = outbox.claim(session, outbox_id=row_id, now=later, lease_until=later + timedelta(seconds=60))
+    assert third is not None and third.token != first.token
+    # the dispatcher that stalled past its lease cannot record anything over the one that took the row over
+    with unit_of_work(engine) as session:
+        assert not outbox.mark_failed(session, row=first, error="late")
+        assert outbox.mark_sent(session, row=third, now=later)
+    with unit_of_work(engine) as session:
+        assert outbox.outbox_counts(session).as_dict() == {"pending": 0, "sent": 1, "failed": 0}
 
 
 def test_backoff_grows_and_is_capped() -> None:
