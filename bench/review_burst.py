@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from tasks.jobber.auth import StaticTokenProvider
     from tasks.jobber.client import JobberClient
     from tasks.reviews.pipeline import plan_from_event
-    from tasks.reviews.rendering import Branding
+    from tasks.reviews.rules.rendering import Branding
     from tasks.reviews.sending import Channels, dispatch_due
     from tasks.reviews.settings import ReviewSettings
     from tasks.store.db import get_engine, unit_of_work

@@ -61,7 +61,7 @@ def build_context(review: ReviewSettings | None) -> Context:
     from tasks.delivery.factory import get_email_channel, get_sms_channel
     from tasks.jobber.factory import get_jobber_client
     from tasks.reviews.pipeline import branding_for, sender_defaults
-    from tasks.reviews.rendering import Branding
+    from tasks.reviews.rules.rendering import Branding
     from tasks.reviews.sending import Channels
     from tasks.settings import get_settings
     from tasks.slack.factory import build_slack_sender

@@ -29,9 +29,9 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
+from tasks.reviews.ledger import request_by_click_token
 from tasks.reviews.make import MakeReviewTrigger, plan_make_request
 from tasks.reviews.pipeline import branding_for
-from tasks.reviews.records import request_by_click_token
 from tasks.reviews.settings import ReviewSettings
 from tasks.settings import Settings, secret_text
 from tasks.store.db import unit_of_work

@@ -5,7 +5,7 @@ gateway can decide at ingest; `warm()` loads the tables before the first webhook
 | work    | topics                                                                         |
 |---------|--------------------------------------------------------------------------------|
 | refresh | every topic about a resource the sync stores (tasks/sync/refresh.py `resource_for_topic`) |
-| review  | the topics any review trigger listens to (tasks/reviews/triggers.py TOPICS)    |
+| review  | the topics any review trigger listens to (tasks/reviews/rules/triggers.py TOPICS) |
 | slack   | the topics a Slack notification may come from (tasks/slack/kinds.py)           |
 """
 
@@ -21,7 +21,7 @@ NOTHING = "none"
 
 @cache
 def _review_topics() -> frozenset[str]:
-    from tasks.reviews.triggers import TOPICS
+    from tasks.reviews.rules.triggers import TOPICS
 
     return frozenset(topic for topics in TOPICS.values() for topic in topics)
 

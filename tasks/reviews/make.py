@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Engine, select
 
 from tasks.phone import to_e164
-from tasks.reviews.mapping import ReviewContext, parse_time, split_name
 from tasks.reviews.planning import Decision, plan_request
-from tasks.reviews.rendering import Branding
+from tasks.reviews.rules.mapping import ReviewContext, parse_time, split_name
+from tasks.reviews.rules.rendering import Branding
+from tasks.reviews.rules.timezones import valid_zone, zone_for_phone, zone_for_region
 from tasks.reviews.settings import ReviewSettings
-from tasks.reviews.timezones import valid_zone, zone_for_phone, zone_for_region
 from tasks.store.db import unit_of_work
 from tasks.store.models import User
 
@@ -163,7 +163,7 @@ def jobber_account_zone(account_key: str) -> str | None:
             return _jobber_zones[account_key]
     try:
         from tasks.jobber.factory import get_jobber_client
-        from tasks.reviews.triggers import business_timezone
+        from tasks.reviews.jobber import business_timezone
 
         client = get_jobber_client()
         with client.time_budget(JOBBER_ZONE_BUDGET_S):

@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tasks.jobber.client import JobberClient
-from tasks.reviews.eligibility import choose_channels, email_problem, sms_problem
-from tasks.reviews.mapping import context_from_job
+from tasks.reviews.jobber import business_timezone, fetch_job, resolve_event
 from tasks.reviews.planning import Decision, plan_request
-from tasks.reviews.rendering import PREVIEW_TOKEN, Branding, RenderedMessages, render_messages
+from tasks.reviews.rules.channels import choose_channels
+from tasks.reviews.rules.mapping import context_from_job
+from tasks.reviews.rules.rendering import PREVIEW_TOKEN, Branding, RenderedMessages, render_messages
+from tasks.reviews.rules.timing import resolve_zone, send_time
+from tasks.reviews.rules.triggers import ItemFetch
 from tasks.reviews.settings import ReviewSettings
-from tasks.reviews.timing import plan_send_time, resolve_zone
-from tasks.reviews.triggers import ItemFetch, business_timezone, fetch_job, resolve_event
 from tasks.settings import Settings
 
 _zones: dict[int, str | None] = {}
@@ -134,7 +135,7 @@ def preview(
     Raises ReviewTemplateError (or TemplateRefused) when a template is broken, unsafe, or renders an SMS over
     3 segments; JobberNotFound when the job does not exist.
     """
-    from datetime import UTC, timedelta
+    from datetime import UTC
 
     from tasks.errors import JobberNotFound
 
@@ -150,29 +151,17 @@ def preview(
     if job is None:
         raise JobberNotFound(f"Jobber has no job {job_id!r} (or it belongs to another account)")
     context = context_from_job(job)
-    problems = tuple(p for p in (sms_problem(context) if settings.sends_sms else None,
-                                 email_problem(context) if settings.sends_email else None) if p)  # fmt: skip
-    channels = choose_channels(
-        settings.channels,
-        sms_ok=settings.sends_sms and sms_problem(context) is None,
-        email_ok=settings.sends_email and email_problem(context) is None,
-    )
+    choice = choose_channels(context, settings)
     # Render every channel the settings use, so a broken template shows even when this client lacks it.
     shown: tuple[str, ...] = tuple(c for c in ("sms", "email") if (c == "sms" and settings.sends_sms) or
                                    (c == "email" and settings.sends_email))  # fmt: skip
     messages = render_messages(context, settings, branding, token=PREVIEW_TOKEN, channels=shown)
     zone = resolve_zone(context.timezone, settings.timezone, business_zone_of(client))
     now = now or datetime.now(UTC)
-    quiet = settings.quiet_hours_enabled and ("sms" in channels or settings.quiet_hours_for_email)
-    send_at = plan_send_time(
-        trigger_at=now,
-        delay=timedelta(minutes=settings.delay_minutes),
-        now=now,
-        zone=zone,
-        quiet_start=settings.quiet_hours_start if quiet else None,
-        quiet_end=settings.quiet_hours_end if quiet else None,
+    send_at = send_time(settings, choice.channels, trigger_at=now, now=now, zone=zone)
+    return Preview(
+        context.label(), context.short_client_name, choice.channels, choice.problems, zone.key, send_at, messages
     )
-    return Preview(context.label(), context.short_client_name, channels, problems, zone.key, send_at, messages)
 
 
 def decision_rows(decisions: list[Decision]) -> list[dict[str, Any]]:

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tasks.errors import ReviewTemplateError
-from tasks.reviews.eligibility import assess
-from tasks.reviews.mapping import ReviewContext
-from tasks.reviews.records import find_request, insert_request
-from tasks.reviews.rendering import Branding, render_messages
+from tasks.reviews.ledger import find_request, insert_request
+from tasks.reviews.loader import client_facts
+from tasks.reviews.rules.eligibility import assess
+from tasks.reviews.rules.mapping import ReviewContext
+from tasks.reviews.rules.rendering import Branding, render_messages
+from tasks.reviews.rules.timing import resolve_zone, send_time
 from tasks.reviews.settings import ReviewSettings
-from tasks.reviews.timing import plan_send_time, resolve_zone
 from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
 
@@ -87,7 +88,7 @@ def plan_request(
         existing = find_request(session, account_key=account_key, job_id=context.job_id, job_number=context.job_number)
         if existing is not None:
             return _duplicate(existing, label, who, source)
-        verdict = assess(session, context, settings, account_key=account_key, now=now)
+        verdict = assess(context, settings, client_facts(session, context, settings, account_key=account_key, now=now))
         zone_name = context.timezone or settings.timezone or (business_zone() if business_zone else None)
         zone = resolve_zone(zone_name)
         zone_name = zone.key
@@ -95,15 +96,7 @@ def plan_request(
         status, reason, planned_at = "skipped", verdict.reason, None
         extra: dict[str, Any] = {}
         if verdict.eligible:
-            quiet = settings.quiet_hours_enabled and ("sms" in verdict.channels or settings.quiet_hours_for_email)
-            planned_at = plan_send_time(
-                trigger_at=trigger_at,
-                delay=timedelta(minutes=settings.delay_minutes),
-                now=now,
-                zone=zone,
-                quiet_start=settings.quiet_hours_start if quiet else None,
-                quiet_end=settings.quiet_hours_end if quiet else None,
-            )
+            planned_at = send_time(settings, verdict.channels, trigger_at=trigger_at, now=now, zone=zone)
             try:
                 rendered = render_messages(context, settings, branding, token=token, channels=verdict.channels)
             except ReviewTemplateError as exc:

@@ -33,7 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select, update
 
@@ -51,18 +50,19 @@ from tasks.errors import (
 )
 from tasks.jobber.client import JobberClient
 from tasks.retry import Backoff
-from tasks.reviews.eligibility import choose_channels, email_problem, sms_problem
-from tasks.reviews.mapping import ReviewContext, parse_time
+from tasks.reviews.jobber import job_states, still_valid
+from tasks.reviews.ledger import claim, delivery_for, due_request_ids, release, renew_claim
+from tasks.reviews.loader import opt_outs
 from tasks.reviews.planning import Decision
-from tasks.reviews.records import claim, delivery_for, due_request_ids, release, renew_claim
-from tasks.reviews.rendering import Branding, RenderedMessages, render_messages
+from tasks.reviews.rules.channels import choose_channels
+from tasks.reviews.rules.mapping import ReviewContext, parse_time
+from tasks.reviews.rules.rendering import Branding, RenderedMessages, render_messages
+from tasks.reviews.rules.timing import outside_quiet_hours, resolve_zone, send_time
 from tasks.reviews.settings import ReviewSettings
-from tasks.reviews.timing import next_allowed, plan_send_time, resolve_zone
-from tasks.reviews.triggers import job_states, still_valid
 from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
 from tasks.store.models import Delivery, ReviewRequest
-from tasks.store.optouts import is_suppressed, suppress
+from tasks.store.optouts import suppress
 from tasks.store.restores import reconcile_since
 
 log = logging.getLogger(__name__)
@@ -339,33 +339,6 @@ def _finish(engine: Engine, key: str, *, status: str, error: BaseException) -> N
             delivery.error_message = str(error)[:1000]
 
 
-def _channel_state(
-    session: Any, request: ReviewRequest, context: ReviewContext, settings: ReviewSettings
-) -> tuple[tuple[str, ...], str | None, bool]:
-    """(channels to use now, why none, whether email is a usable fallback)."""
-    problems: list[str] = []
-    sms_ok = email_ok = False
-    if settings.sends_sms:
-        problem = sms_problem(context) or (None if request.recipient_phone else "no phone number")
-        if problem is None and request.recipient_phone:
-            if is_suppressed(session, channel="sms", address=request.recipient_phone):
-                problem = "opted out of SMS (STOP) before sending"
-        sms_ok = problem is None
-        if problem:
-            problems.append(problem)
-    if settings.sends_email:
-        problem = email_problem(context) if request.recipient_email else "no email address"
-        if problem is None and request.recipient_email:
-            if is_suppressed(session, channel="email", address=request.recipient_email):
-                problem = "unsubscribed from email before sending"
-        email_ok = problem is None
-        if problem:
-            problems.append(problem)
-    channels = choose_channels(settings.channels, sms_ok=sms_ok, email_ok=email_ok)
-    fallback = settings.channels == "sms_then_email" and email_ok and channels == ("sms",)
-    return channels, ("; ".join(problems) or None), fallback
-
-
 def process_request(
     engine: Engine,
     request_id: int,
@@ -409,11 +382,7 @@ def process_request(
         )
 
     def put_back(reason: str, delay: timedelta) -> Decision:
-        when = (
-            next_allowed(now + delay, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
-            if (settings.quiet_hours_enabled)
-            else now + delay
-        )
+        when = outside_quiet_hours(now + delay, settings, zone)
         give_up = request.attempts >= MAX_ATTEMPTS
         with unit_of_work(engine) as session:
             if is_follow_up:
@@ -457,9 +426,8 @@ def process_request(
         if now - since >= JOBBER_GIVE_UP_AFTER:
             hours = (now - since).total_seconds() / 3600
             return finish("failed", f"gave up after {hours:.0f} h of Jobber trouble: {what}")
-        when = now + JOBBER_BACKOFF.delay(deferrals + 1, retry_after=getattr(exc, "retry_after", None))
-        if settings.quiet_hours_enabled:
-            when = next_allowed(when, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
+        wait = JOBBER_BACKOFF.delay(deferrals + 1, retry_after=getattr(exc, "retry_after", None))
+        when = outside_quiet_hours(now + wait, settings, zone)
         stored.update({_TROUBLE_SINCE: since.isoformat(), _TROUBLE_COUNT: deferrals + 1})
         values: dict[str, Any] = {
             "status": "planned",
@@ -521,7 +489,11 @@ def process_request(
 
         # 3. Channels as of now, then render.
         with unit_of_work(engine) as session:
-            chosen, why_not, email_fallback = _channel_state(session, request, context, settings)
+            sms_out, email_out = opt_outs(
+                session, settings, phone=request.recipient_phone, email=request.recipient_email
+            )
+        choice = choose_channels(context, settings, sms_opted_out=sms_out, email_opted_out=email_out, at_send=True)
+        chosen, why_not, email_fallback = choice.channels, choice.why_not, choice.email_fallback
         if not chosen:
             if is_follow_up:
                 return finish("sent", f"follow-ups stopped: {why_not}", next_follow_up_at=None)
@@ -543,7 +515,9 @@ def process_request(
 
         # 4. Every timing rule again, on the clock, just before the provider is called.
         send_at = current()
-        allowed_at = _allowed_send_time(request, settings, zone, chosen, at=send_at, is_follow_up=is_follow_up)
+        allowed_at = send_time(
+            settings, chosen, trigger_at=_trigger_at(request, send_at), now=send_at, zone=zone, follow_up=is_follow_up
+        )
         if allowed_at > send_at:
             early = (
                 not is_follow_up and _trigger_at(request, send_at) + timedelta(minutes=settings.delay_minutes) > send_at
@@ -600,11 +574,7 @@ def process_request(
         done = request.follow_ups_sent + 1 if is_follow_up else 0
         next_at: datetime | None = None
         if done < settings.follow_ups:
-            next_at = now + timedelta(days=settings.follow_up_after_days)
-            if settings.quiet_hours_enabled:
-                next_at = next_allowed(
-                    next_at, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end
-                )
+            next_at = outside_quiet_hours(now + timedelta(days=settings.follow_up_after_days), settings, zone)
         values: dict[str, Any] = {"status": "sent", "reason": failures, "next_follow_up_at": next_at}
         if is_follow_up:
             values["follow_ups_sent"] = done
@@ -632,29 +602,6 @@ def process_request(
 def _trigger_at(request: ReviewRequest, default: datetime) -> datetime:
     """When the request's trigger happened (recorded at planning), else `default`."""
     return parse_time((request.context or {}).get("trigger_at")) or default
-
-
-def _allowed_send_time(
-    request: ReviewRequest,
-    settings: ReviewSettings,
-    zone: ZoneInfo,
-    chosen: tuple[str, ...],
-    *,
-    at: datetime,
-    is_follow_up: bool,
-) -> datetime:
-    """The first moment from `at` at which the timing rules let this step go out, by the function planning
-    uses (`plan_send_time`): the delay after the trigger (first message only), then quiet hours in the
-    recipient's zone when an SMS goes out (or any email too, with `quiet_hours_for_email`)."""
-    quiet = settings.quiet_hours_enabled and ("sms" in chosen or settings.quiet_hours_for_email)
-    return plan_send_time(
-        trigger_at=at if is_follow_up else _trigger_at(request, at),
-        delay=timedelta(0) if is_follow_up else timedelta(minutes=settings.delay_minutes),
-        now=at,
-        zone=zone,
-        quiet_start=settings.quiet_hours_start if quiet else None,
-        quiet_end=settings.quiet_hours_end if quiet else None,
-    )
 
 
 def dispatch_due(

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tasks.delivery.base import RecordingChannel
-from tasks.reviews.mapping import context_from_job
 from tasks.reviews.planning import plan_request
+from tasks.reviews.rules.mapping import context_from_job
 from tasks.reviews.sending import Channels, dispatch_due
 from tasks.settings import Settings
 from tasks.store.db import unit_of_work

@@ -17,7 +17,7 @@ from tasks.delivery.base import RecordingChannel
 from tasks.delivery.sms import TwilioSmsChannel
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient
-from tasks.reviews.rendering import Branding
+from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.sending import Channels
 from tasks.reviews.settings import ReviewSettings
 from tests.delivery.fake_twilio import FakeTwilio

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.reviews.mapping import context_from_invoice, context_from_job
-from tasks.reviews.timezones import zone_for_region
+from tasks.reviews.rules.mapping import context_from_invoice, context_from_job
+from tasks.reviews.rules.timezones import zone_for_region
 from tests.reviews.conftest import job_node
 
 

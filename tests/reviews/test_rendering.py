@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tasks.errors import ReviewTemplateError, TemplateRefused
-from tasks.reviews.mapping import ReviewContext, context_from_job
-from tasks.reviews.rendering import render_messages, render_template
+from tasks.reviews.rules.mapping import ReviewContext, context_from_job
+from tasks.reviews.rules.rendering import render_messages, render_template
 from tests.reviews.conftest import BRANDING, PUBLIC_URL, job_node, review_settings
 
 TOKEN = "AbCdEfGhIjKlMnOpQrStUv"

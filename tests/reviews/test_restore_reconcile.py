@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from tasks.reviews.mapping import context_from_job
 from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.rules.mapping import context_from_job
 from tasks.reviews.sending import dispatch_due
 from tasks.store.backup import create_backup, restore_backup
 from tasks.store.db import dispose_engines, get_engine, unit_of_work

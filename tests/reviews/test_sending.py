@@ -15,10 +15,10 @@ from tasks.delivery.base import OutgoingMessage, RecordingChannel, SendResult
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient
-from tasks.reviews.mapping import context_from_job
+from tasks.reviews.ledger import claim
 from tasks.reviews.planning import Decision, plan_request
-from tasks.reviews.records import claim
-from tasks.reviews.rendering import render_messages
+from tasks.reviews.rules.mapping import context_from_job
+from tasks.reviews.rules.rendering import render_messages
 from tasks.reviews.sending import DEFAULT_LEASE, Channels, dispatch_due, process_request
 from tasks.reviews.settings import ReviewSettings
 from tasks.store.accounts import as_utc

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasks.reviews.timezones import zone_for_phone
+from tasks.reviews.rules.timezones import zone_for_phone
 
 SUMMER = datetime(2026, 6, 2, 9, 30, tzinfo=UTC)
 

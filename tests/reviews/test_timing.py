@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tasks.reviews.timing import in_quiet_hours, plan_send_time
+from tasks.reviews.rules.timing import in_quiet_hours, plan_send_time
 
 QUIET = {"quiet_start": time(21), "quiet_end": time(9)}
 

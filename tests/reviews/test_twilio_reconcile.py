@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from tasks.reviews.mapping import context_from_job
 from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.rules.mapping import context_from_job
 from tasks.reviews.sending import dispatch_due
 from tasks.reviews.settings import ReviewSettings
 from tasks.store.db import unit_of_work

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tasks.phone import to_e164
-from tasks.reviews.timezones import valid_zone, zone_for_region
+from tasks.reviews.rules.timezones import valid_zone, zone_for_region
 
 _COUNTRY_REGIONS = {"CANADA": "CA", "CA": "CA", "CAN": "CA"}
 

@@ -25,10 +25,10 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from tasks.errors import ReviewTemplateError, TemplateRefused
 from tasks.phone import sms_segments
-from tasks.reviews.mapping import ReviewContext
+from tasks.reviews.rules.mapping import ReviewContext
 from tasks.reviews.settings import ReviewSettings
 
-DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "reviews"
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates" / "reviews"
 MAX_SMS_SEGMENTS = 3
 MAX_RENDERED_CHARS = 20_000
 PREVIEW_TOKEN = "preview-0000000000000000"  # noqa: S105 - not a secret; as long as a real click token, so segment counts are honest

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from tasks.reviews.settings import ReviewSettings
+
 
 def in_quiet_hours(local: time, start: time, end: time) -> bool:
     """Is the wall-clock time `local` inside [start, end)? A window may cross midnight (21:00-09:00)."""
@@ -63,3 +65,33 @@ def resolve_zone(*names: str | None) -> ZoneInfo:
         except (KeyError, ValueError):
             continue
     return ZoneInfo("UTC")
+
+
+def send_time(
+    settings: ReviewSettings,
+    channels: tuple[str, ...],
+    *,
+    trigger_at: datetime,
+    now: datetime,
+    zone: ZoneInfo,
+    follow_up: bool = False,
+) -> datetime:
+    """When a step may go out: the first message at trigger + delay, a follow-up from `now`; then out of
+    quiet hours in the recipient's zone when an SMS goes (or any email too, with quiet_hours_for_email).
+    Planning, the preview and the re-check just before the provider call all ask this one function."""
+    quiet = settings.quiet_hours_enabled and ("sms" in channels or settings.quiet_hours_for_email)
+    return plan_send_time(
+        trigger_at=now if follow_up else trigger_at,
+        delay=timedelta(0) if follow_up else timedelta(minutes=settings.delay_minutes),
+        now=now,
+        zone=zone,
+        quiet_start=settings.quiet_hours_start if quiet else None,
+        quiet_end=settings.quiet_hours_end if quiet else None,
+    )
+
+
+def outside_quiet_hours(moment: datetime, settings: ReviewSettings, zone: ZoneInfo) -> datetime:
+    """`moment`, moved to the end of the quiet window when it falls inside one (a retry, a follow-up)."""
+    if not settings.quiet_hours_enabled:
+        return moment
+    return next_allowed(moment, zone=zone, start=settings.quiet_hours_start, end=settings.quiet_hours_end)
