@@ -52,10 +52,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from tasks.delivery.local import OutboxChannel
     from tasks.jobber.auth import StaticTokenProvider
     from tasks.jobber.client import JobberClient
-    from tasks.reviews.pipeline import plan_from_event
     from tasks.reviews.rules.rendering import Branding
-    from tasks.reviews.sending import Channels, dispatch_due
     from tasks.reviews.settings import ReviewSettings
+    from tasks.reviews.usecases.plan import plan_from_event
+    from tasks.reviews.usecases.send import Channels, dispatch_due
     from tasks.store.db import get_engine, unit_of_work
     from tasks.store.migrate import upgrade_database
     from tasks.store.models import Delivery, ReviewRequest

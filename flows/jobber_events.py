@@ -60,9 +60,8 @@ def build_context(review: ReviewSettings | None) -> Context:
     """The event handler's outside world, from the environment's settings (lazily: nothing at import)."""
     from tasks.delivery.factory import get_email_channel, get_sms_channel
     from tasks.jobber.factory import get_jobber_client
-    from tasks.reviews.pipeline import branding_for, sender_defaults
-    from tasks.reviews.rules.rendering import Branding
-    from tasks.reviews.sending import Channels
+    from tasks.reviews.rules.rendering import Branding, branding_for
+    from tasks.reviews.usecases.send import Channels, sender_defaults
     from tasks.settings import get_settings
     from tasks.slack.factory import build_slack_sender
     from tasks.slack.routing import routes_from_settings

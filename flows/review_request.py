@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from tasks.reviews.planning import Decision
+from tasks.reviews.decision import Decision
 from tasks.reviews.prefect_tasks import dispatch_task, plan_event_task, poll_task
 from tasks.reviews.settings import ReviewSettings
 

@@ -22,7 +22,7 @@ def reviews_preview(
     review_link: Annotated[str | None, typer.Option(help="Override the review link for this preview.")] = None,
 ) -> None:
     """Render the SMS and email a job's customer would get, without sending (refuses an SMS over 3 segments)."""
-    from tasks.reviews.commands import preview_text
+    from tasks.reviews.cli import preview_text
 
     overrides = {"review_link": review_link} if review_link else None
     console.print(preview_text(job_id, settings, overrides=overrides), soft_wrap=True, markup=False)
@@ -31,7 +31,7 @@ def reviews_preview(
 @app.command("list")
 def reviews_list(limit: int = 20) -> None:
     """The latest review requests with their status and reason."""
-    from tasks.reviews.commands import recent_requests
+    from tasks.reviews.cli import recent_requests
 
     rows = recent_requests(limit)
     table = Table("id", "job", "client", "channel", "status", "planned", "sent", "clicked", "reason")
@@ -48,6 +48,6 @@ def reviews_list(limit: int = 20) -> None:
 @app.command("dispatch")
 def reviews_dispatch() -> None:
     """Send every due review request and follow-up now (the review-dispatch deployment does it every minute)."""
-    from tasks.reviews.commands import dispatch_now
+    from tasks.reviews.cli import dispatch_now
 
     print_json(dispatch_now())

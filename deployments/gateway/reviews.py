@@ -30,9 +30,9 @@ from sqlalchemy import Engine
 
 from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
 from tasks.reviews.ledger import request_by_click_token
-from tasks.reviews.make import MakeReviewTrigger, plan_make_request
-from tasks.reviews.pipeline import branding_for
+from tasks.reviews.rules.rendering import branding_for
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.makecom import MakeReviewTrigger, plan_make_request
 from tasks.settings import Settings, secret_text
 from tasks.store.db import unit_of_work
 from tasks.store.optouts import suppress

@@ -32,12 +32,13 @@ from tasks.events import queue
 from tasks.events.fetch import ItemCache, documents_for, kind_of
 from tasks.events.routing import work_for
 from tasks.jobber.client import JobberClient
-from tasks.reviews.pipeline import account_key_of, plan_from_event
-from tasks.reviews.planning import Decision
+from tasks.reviews.decision import Decision
+from tasks.reviews.jobber import account_key_of
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.triggers import TOPICS
-from tasks.reviews.sending import Channels, dispatch_due
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.plan import plan_from_event
+from tasks.reviews.usecases.send import Channels, dispatch_due
 from tasks.slack.notify import notify_event
 from tasks.slack.routing import ChannelRoutes
 from tasks.slack.sender import SlackSender

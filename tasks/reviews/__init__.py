@@ -1,10 +1,27 @@
 """Review requests: from a Jobber event (or the poll, or a Make.com scenario) to one message, sent once.
 
-The path: `triggers` (does the event start the contractor's trigger?) -> `mapping` (Jobber's fields)
--> `eligibility` (may this client be asked, on which channel, and why not) -> `timing` and `timezones`
-(when, in the recipient's zone, outside quiet hours) -> `planning` (one row per job: the dedupe) ->
-`sending` (claim, re-check, render with `rendering`, deliver exactly once, reconcile) with `records`
-(the rows' state machine). `pipeline` joins them for one event; `polling` and `make` are the other two
-ways in; `settings` is the contractor's choices; `prefect_tasks` and `commands` are the thin wrappers
-for flows and the CLI. The event path (tasks/events/) calls `pipeline` once per event of a batch.
+A functional core and an I/O shell. Each use-case (usecases/) loads facts, decides with the rules, and
+writes through the ledger:
+
+    plan   event/poll/Make.com --> jobber.resolve_event (fetch) --> rules.triggers.match_event
+           --> loader.client_facts (cooldown, opt-outs) --> rules.eligibility.assess
+               (rules.channels.choose_channels) --> rules.timing.send_time --> rules.rendering (check)
+           --> ledger.insert_request: one row per (account, job), `planned` or `skipped` with its reason
+    send   ledger.due_request_ids --> ledger.claim (tasks/store/lease.py: a fenced token)
+           --> rules.stored (the row's context, parsed once) --> jobber.still_valid (the re-check)
+           --> loader.opt_outs --> rules.channels.choose_channels --> rules.rendering
+           --> rules.timing.send_time (again, on the clock: quiet hours just before the call)
+           --> ledger.deliver_once per channel: the claim renewed WHERE claim_token = :token in the
+               transaction that commits the `sending` delivery row, then the provider; a row left
+               `sending`/`unknown` is reconciled with the provider first
+           --> ledger.record_sent | put_back | finish (each fenced by the token)
+
+- rules/: pure functions of facts, settings and time (no database; tests/reviews/test_layout.py checks).
+- loader.py: the database facts; jobber.py: what reviews read from Jobber.
+- ledger.py: the only module that writes review requests and deliveries.
+- usecases/: plan, send, poll, makecom (the Make.com endpoint), preview.
+- settings.py: the contractor's choices; decision.py: what a run reports per job; prefect_tasks.py and
+  cli.py: the thin wrappers for flows and `jobberflow reviews ...`.
+The event path (tasks/events/) calls `usecases.plan.plan_from_event` once per event of a batch, then
+`usecases.send.dispatch_due`.
 """

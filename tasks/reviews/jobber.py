@@ -5,6 +5,7 @@ business's time zone. The decisions on what is read are the rules' (tasks/review
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,9 @@ from tasks.reviews.rules.triggers import ItemFetch, TriggerMatch, is_closed, mat
 from tasks.reviews.settings import Trigger
 
 log = logging.getLogger(__name__)
+
+_zones: dict[int, str | None] = {}
+_zones_lock = threading.Lock()
 
 
 def fetch_job(client: JobberClient, job_id: str) -> Mapping[str, Any] | None:
@@ -118,3 +122,19 @@ def business_timezone(client: JobberClient) -> str | None:
         return None
     zone = node.get("timezone") if isinstance(node, Mapping) else None
     return str(zone) if zone else None
+
+
+def account_key_of(client: JobberClient) -> str:
+    """The account a client works for (JOBBER_ACCOUNT_ID, else "default"): the dedupe key's first half."""
+    return str(getattr(client.tokens, "account_key", None) or "default")
+
+
+def business_zone_of(client: JobberClient) -> str | None:
+    """The connected user's zone, asked once per client object."""
+    with _zones_lock:
+        if id(client) in _zones:
+            return _zones[id(client)]
+    zone = business_timezone(client)
+    with _zones_lock:
+        _zones[id(client)] = zone
+    return zone

@@ -1,31 +1,48 @@
-"""Review-request rows: create once per (account, job), claim before sending, release after.
+"""The review ledger: the one module that writes review requests and their deliveries.
 
-Keyword-only functions that take the caller's session. The state machine:
+Requests. One row per (account, job), created once (`insert_request`: the unique constraint is the
+dedupe), claimed before sending, released with the outcome. The state machine:
 
     planned --claim--> claimed --> sent | failed | skipped | cancelled
        ^                  |
-       +---- retry -------+   (a transient error or an unknown outcome: planned again, later)
+       +---- retry -------+   (a transient error, an unknown outcome, the clock: planned again, later)
 
-A follow-up claims a `sent` row the same way and puts it back to `sent`. A claim is one conditional
-UPDATE (status and due time in the WHERE clause, a fresh claim token in SET): of any number of workers
-racing for a row, exactly one sees rowcount 1. A claim older than the lease (a worker killed mid-send)
-may be taken over; its half-done delivery is then reconciled with the provider before anything is re-sent.
-The claim is a fencing token: a worker renews it (`renew_claim`, conditional on its token) in the
-transaction that writes its delivery row, so a worker that stalled past the lease and lost the request
-to another finds no row to renew and never calls the provider.
+A follow-up claims a `sent` row the same way and puts it back to `sent`. Claims go through the lease
+queue (tasks/store/lease.py): one conditional UPDATE sets a fresh token, so of any number of workers
+racing for a row exactly one takes it. A claim older than the lease (a worker killed mid-send) may be
+taken over; its half-done delivery is then reconciled with the provider before anything is re-sent.
+Every later write (`renew_claim`, `put_back`, `finish`, `record_sent`) is fenced by the token.
+
+Deliveries (`deliver_once`). A `deliveries` row keyed "<request id>:<step>:<channel>" is written with
+status `sending` and committed BEFORE the provider is called, in the transaction that renews the claim
+(`renew_claim`): a worker that stalled past the lease and lost the request to another finds no claim to
+renew, writes nothing and calls no provider. A row found in `sending`/`unknown` (a crash or a timeout
+after the call), or any first attempt on a database restored from a snapshot, is reconciled with the
+provider (`channel.find_sent()`, outside any transaction) and re-sent only when the provider never got
+it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Engine, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tasks.delivery.base import Channel, OutgoingMessage, SendResult, suppression_reason
+from tasks.errors import DeliveryError, DeliveryOutcomeUnknown, PermanentDeliveryError
+from tasks.store.accounts import as_utc
+from tasks.store.db import unit_of_work
 from tasks.store.lease import LeaseQueue
 from tasks.store.models import Delivery, ReviewRequest
+from tasks.store.optouts import suppress
+from tasks.store.restores import reconcile_since
+
+log = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ("planned", "claimed", "sent")
 FINAL_STATUSES = ("sent", "failed", "skipped", "cancelled")
@@ -167,3 +184,227 @@ def request_by_click_token(session: Session, *, token: str) -> ReviewRequest | N
     if not token or len(token) > 64 or not set(token) <= _TOKEN_CHARS:
         return None
     return session.scalars(select(ReviewRequest).where(ReviewRequest.click_token == token)).first()
+
+
+# -- the request's transitions while a worker holds its claim ---------------------------------------
+
+
+def put_back(
+    session: Session,
+    *,
+    request_id: int,
+    token: str,
+    follow_up: bool,
+    when: datetime,
+    reason: str,
+    give_up: bool = False,
+    attempt: bool = True,
+    context: dict[str, Any] | None = None,
+) -> bool:
+    """Planned again for `when` (a follow-up: rescheduled, the request stays sent), or given up (a first
+    message fails, follow-ups stop). `attempt=False`: held back by the clock or by Jobber, not counted as an
+    attempt. `context` replaces the stored context (the Jobber-trouble clock)."""
+    values: dict[str, Any] = {"reason": reason}
+    if follow_up:
+        values.update(status="sent", next_follow_up_at=None if give_up else when)
+    elif give_up:
+        values.update(status="failed")
+    else:
+        values.update(status="planned", planned_at=when)
+    if not attempt:
+        values["attempts"] = ReviewRequest.attempts - 1
+    if context is not None:
+        values["context"] = context
+    return release(session, request_id=request_id, token=token, values=values)
+
+
+def finish(session: Session, *, request_id: int, token: str, status: str, reason: str | None, **extra: Any) -> bool:
+    """A final state (sent, failed, skipped, cancelled) with its reason."""
+    return release(session, request_id=request_id, token=token, values={"status": status, "reason": reason, **extra})
+
+
+def record_sent(
+    session: Session,
+    *,
+    request_id: int,
+    token: str,
+    step_done: int | None,
+    now: datetime,
+    next_follow_up_at: datetime | None,
+    reason: str | None,
+) -> bool:
+    """A step went out: the first message (`step_done` None: sent_at is set) or follow-up number `step_done`."""
+    values: dict[str, Any] = {"status": "sent", "reason": reason, "next_follow_up_at": next_follow_up_at}
+    if step_done is None:
+        values["sent_at"] = now
+    else:
+        values["follow_ups_sent"] = step_done
+    return release(session, request_id=request_id, token=token, values=values)
+
+
+def keep_context(session: Session, *, request_id: int, token: str, context: dict[str, Any]) -> bool:
+    """Rewrite the stored context while holding the claim (the Jobber-trouble clock)."""
+    return _QUEUE.renew(session, token, [request_id], {"context": context}) == 1
+
+
+# -- the delivery ledger: one row per (request, step, channel), written before the provider is called ------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `deliver_once` ended with, for one channel."""
+
+    status: str  # sent | failed | transient | unknown | lost (the claim was taken over: nothing sent)
+    detail: str | None = None
+    retry_after: float | None = None
+
+
+def deliver_once(
+    engine: Engine,
+    *,
+    request_id: int,
+    step: str,
+    message: OutgoingMessage,
+    channel: Channel,
+    claim_token: str,
+    renew_at: datetime | None = None,
+) -> Outcome:
+    """Hand `message` to `channel` at most once, whatever happened before (crash, timeout, retry, takeover).
+
+    Fenced: the transaction that writes the `sending` row first renews the caller's claim (`claim_token`,
+    `claimed_at = renew_at`); when no row matches, the request belongs to another worker now and the
+    outcome is "lost" with nothing written and no provider called.
+    """
+    now = datetime.now(UTC)
+    lost = Outcome("lost", "the claim was taken over by another worker after its lease ran out; nothing sent")
+    with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=message.idempotency_key)
+        prior = (
+            None
+            if delivery is None
+            else (
+                delivery.status,
+                delivery.error_message,
+                as_utc(delivery.started_at),
+                delivery.body,
+                delivery.to_address,
+            )
+        )
+        fresh = delivery is None or delivery.status == "pending"
+        restored_since = reconcile_since(session, request_id=request_id) if fresh else None
+    found: SendResult | None = None
+    reconciled = False
+    if prior is not None:
+        status, error_message, started_at, sent_body, sent_to = prior
+        if status in ("sent", "delivered", "undelivered"):
+            return Outcome("sent", "already sent")
+        if status == "failed":
+            return Outcome("failed", error_message)
+        if status in ("sending", "unknown"):
+            # Ask the provider outside any transaction: no database lock is held across network I/O.
+            since = (started_at or now) - timedelta(minutes=5)
+            # Match on what was actually handed over (stored with the `sending` row), not on a re-rendering:
+            # a template edited since then would not match a message the provider did accept.
+            sent = replace(message, body=sent_body or message.body, to=sent_to or message.to)
+            try:
+                found = channel.find_sent(sent, since=since)
+            except DeliveryError as exc:
+                with unit_of_work(engine) as session:
+                    delivery = delivery_for(session, key=message.idempotency_key)
+                    if delivery is not None and delivery.status in ("sending", "unknown"):
+                        delivery.status = "unknown"
+                        delivery.error_message = f"reconciliation failed: {exc}"
+                return Outcome("unknown", "could not reconcile with the provider yet")
+            reconciled = True
+    if restored_since is not None and not reconciled:
+        # This database was restored from a snapshot taken after this request was planned: the provider may
+        # hold the message from after the snapshot, which the restored ledger cannot know. Ask first.
+        try:
+            found = channel.find_sent(message, since=restored_since - timedelta(minutes=5))
+        except DeliveryError as exc:
+            return Outcome("unknown", f"restored from a backup; could not reconcile with the provider yet: {exc}")
+        reconciled = True
+    with unit_of_work(engine) as session:
+        # The fence, in the transaction that writes the ledger row.
+        if not renew_claim(session, request_id=request_id, token=claim_token, now=renew_at or now):
+            return lost
+        delivery = delivery_for(session, key=message.idempotency_key)
+        if delivery is not None:
+            if delivery.status in ("sent", "delivered", "undelivered"):
+                return Outcome("sent", "already sent")
+            if delivery.status == "failed":
+                return Outcome("failed", delivery.error_message)
+            if found is not None:
+                _mark_sent(delivery, found, now)
+                return Outcome("sent", "reconciled: the provider had it")
+            if delivery.status in ("sending", "unknown") and not reconciled:
+                # Written since we looked: never send without asking the provider first (next attempt does).
+                delivery.status = "unknown"
+                return Outcome("unknown", "the delivery changed while it was being checked")
+            delivery.status = "sending"
+            delivery.attempts += 1
+            delivery.started_at = now
+            delivery.body = message.body
+            delivery.to_address = message.to
+        else:
+            delivery = Delivery(
+                review_request_id=request_id,
+                idempotency_key=message.idempotency_key,
+                kind=step,
+                channel=message.channel,
+                to_address=message.to,
+                body=message.body,
+                provider=channel.name[:16],
+                status="sending",
+                attempts=1,
+                started_at=now,
+                updated_at=now,
+            )
+            session.add(delivery)
+            if found is not None:
+                _mark_sent(delivery, found, now)
+                return Outcome("sent", "reconciled after a restore: the provider had it")
+        delivery_id_key = message.idempotency_key
+    # The ledger row is committed: from here a crash leaves "sending", which the next claim reconciles.
+    try:
+        result = channel.send(message)
+    except PermanentDeliveryError as exc:
+        _finish_delivery(engine, delivery_id_key, status="failed", error=exc)
+        reason = suppression_reason(exc)
+        if reason and message.channel == "sms":
+            with unit_of_work(engine) as session:
+                suppress(session, channel="sms", address=message.to, reason=reason, source=exc.provider or channel.name)
+        return Outcome("failed", f"{exc} (code {exc.code})" if exc.code else str(exc))
+    except DeliveryOutcomeUnknown as exc:
+        _finish_delivery(engine, delivery_id_key, status="unknown", error=exc)
+        return Outcome("unknown", str(exc))
+    except DeliveryError as exc:  # TransientDeliveryError and anything else that is not final
+        _finish_delivery(engine, delivery_id_key, status="pending", error=exc)
+        return Outcome("transient", str(exc), getattr(exc, "retry_after", None))
+    except Exception as exc:  # noqa: BLE001 - a provider bug must not lose the ledger: reconcile later
+        log.warning("Channel %s raised %s; the outcome is treated as unknown", channel.name, type(exc).__name__)
+        _finish_delivery(engine, delivery_id_key, status="unknown", error=exc)
+        return Outcome("unknown", f"{type(exc).__name__}: {exc}")
+    with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=delivery_id_key)
+        if delivery is not None:
+            _mark_sent(delivery, result, datetime.now(UTC))
+    return Outcome("sent")
+
+
+def _mark_sent(delivery: Delivery, result: SendResult, now: datetime) -> None:
+    delivery.status = "sent"
+    delivery.provider = (result.provider or delivery.provider)[:16]
+    delivery.provider_message_id = result.provider_message_id
+    delivery.sent_at = now
+    delivery.error_code = None
+    delivery.error_message = None
+
+
+def _finish_delivery(engine: Engine, key: str, *, status: str, error: BaseException) -> None:
+    with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=key)
+        if delivery is not None:
+            delivery.status = status
+            delivery.error_code = getattr(error, "code", None)
+            delivery.error_message = str(error)[:1000]

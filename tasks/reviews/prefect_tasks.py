@@ -11,11 +11,12 @@ from sqlalchemy import Engine
 from tasks.errors import ConfigurationError
 from tasks.jobber.client import JobberClient
 from tasks.retry import transient_retries
-from tasks.reviews.pipeline import branding_for, plan_from_event, sender_defaults
-from tasks.reviews.planning import Decision
-from tasks.reviews.polling import PollResult, poll_and_plan
-from tasks.reviews.sending import Channels, DispatchResult, dispatch_due
+from tasks.reviews.decision import Decision
+from tasks.reviews.rules.rendering import branding_for
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.plan import plan_from_event
+from tasks.reviews.usecases.poll import PollResult, poll_and_plan
+from tasks.reviews.usecases.send import Channels, DispatchResult, dispatch_due, sender_defaults
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from tasks.events import queue
 from tasks.events.handler import Context, drain
 from tasks.events.routing import initial_state
 from tasks.jobber.client import JobberClient
-from tasks.reviews.sending import Channels
+from tasks.reviews.usecases.send import Channels
 from tasks.slack.local import LocalSlackSender
 from tasks.slack.routing import ChannelRoutes
 from tasks.store import inbox

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tasks.delivery.base import RecordingChannel
-from tasks.reviews.planning import plan_request
 from tasks.reviews.rules.mapping import context_from_job
-from tasks.reviews.sending import Channels, dispatch_due
+from tasks.reviews.usecases.plan import plan_request
+from tasks.reviews.usecases.send import Channels, dispatch_due
 from tasks.settings import Settings
 from tasks.store.db import unit_of_work
 from tasks.store.models import ReviewRequest, Suppression
@@ -112,9 +112,9 @@ def test_make_endpoint_with_bearer_token_plans_a_request(gateway: Gateway, engin
 def test_make_request_without_state_is_planned_in_the_phone_numbers_zone_not_utc(
     gateway: Gateway, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tasks.reviews import make
+    from tasks.reviews.usecases import makecom
 
-    monkeypatch.setattr(make, "jobber_account_zone", lambda account_key: None)  # a Make.com-only install
+    monkeypatch.setattr(makecom, "jobber_account_zone", lambda account_key: None)  # a Make.com-only install
     body = {k: v for k, v in BODY.items() if k not in ("state", "country")} | {"phone": "(415) 555-0100"}
     answer = post(gateway, body, authorization=f"Bearer {TOKEN}")
     assert answer.status_code == 202, answer.text

@@ -18,8 +18,8 @@ from tasks.delivery.sms import TwilioSmsChannel
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient
 from tasks.reviews.rules.rendering import Branding
-from tasks.reviews.sending import Channels
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.send import Channels
 from tests.delivery.fake_twilio import FakeTwilio
 
 PUBLIC_URL = "https://reviews.example.test"

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.decision import Decision
 from tasks.reviews.rules.mapping import context_from_job
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.plan import plan_request
 from tasks.store.db import unit_of_work
 from tasks.store.models import ReviewRequest
 from tasks.store.optouts import suppress

@@ -58,8 +58,8 @@ def test_bad_settings_are_refused_before_the_run_starts(configured: SandboxServe
 def test_dispatch_flow_drains_everything_due_in_one_run(configured: SandboxServer, tmp_path: Path) -> None:
     from flows.review_request import review_dispatch
     from tasks.jobber.factory import get_jobber_client
-    from tasks.reviews.pipeline import plan_from_event
     from tasks.reviews.settings import ReviewSettings
+    from tasks.reviews.usecases.plan import plan_from_event
     from tasks.store.db import get_engine
     from tasks.store.migrate import upgrade_database
     from tests.reviews.conftest import BRANDING

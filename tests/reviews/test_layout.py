@@ -38,3 +38,9 @@ def test_nothing_in_reviews_imports_deployments() -> None:
     for path in sorted(REVIEWS.rglob("*.py")):
         upward = {name for name in _imports(path) if name.split(".")[0] == "deployments"}
         assert not upward, f"{path.relative_to(REVIEWS)} imports {sorted(upward)}"
+
+
+def test_no_review_module_is_over_600_lines() -> None:
+    for path in sorted(REVIEWS.rglob("*.py")):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        assert lines <= 600, f"{path.relative_to(REVIEWS)} has {lines} lines"

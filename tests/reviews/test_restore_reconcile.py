@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.decision import Decision
 from tasks.reviews.rules.mapping import context_from_job
-from tasks.reviews.sending import dispatch_due
+from tasks.reviews.usecases.plan import plan_request
+from tasks.reviews.usecases.send import dispatch_due
 from tasks.store.backup import create_backup, restore_backup
 from tasks.store.db import dispose_engines, get_engine, unit_of_work
 from tasks.store.models import Delivery, RestoreMark, ReviewRequest

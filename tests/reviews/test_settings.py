@@ -60,7 +60,7 @@ def test_settings_round_trip_as_deployment_parameters() -> None:
 
 
 def test_the_cli_reads_settings_from_a_yaml_file_with_overrides(tmp_path: Path) -> None:
-    from tasks.reviews.commands import load_review_settings
+    from tasks.reviews.cli import load_review_settings
 
     path = tmp_path / "reviews.yaml"
     path.write_text("settings:\n  review_link: https://g.page/r/x/review\n  trigger: invoice_paid\n")

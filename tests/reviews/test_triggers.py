@@ -9,9 +9,9 @@ from sqlalchemy import Engine, func, select
 
 from sandbox.jobber import SandboxServer
 from tasks.jobber.client import JobberClient
-from tasks.reviews.pipeline import plan_from_event
-from tasks.reviews.sending import Channels, dispatch_due
 from tasks.reviews.settings import TRIGGERS
+from tasks.reviews.usecases.plan import plan_from_event
+from tasks.reviews.usecases.send import Channels, dispatch_due
 from tasks.store.db import unit_of_work
 from tasks.store.models import ReviewRequest
 from tests.reviews.conftest import BRANDING, review_settings

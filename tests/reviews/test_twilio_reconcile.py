@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.decision import Decision
 from tasks.reviews.rules.mapping import context_from_job
-from tasks.reviews.sending import dispatch_due
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.plan import plan_request
+from tasks.reviews.usecases.send import dispatch_due
 from tasks.store.db import unit_of_work
 from tasks.store.models import Delivery
 from tests.delivery.fake_twilio import FakeTwilio, Scripted

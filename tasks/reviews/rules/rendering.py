@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
@@ -27,6 +27,9 @@ from tasks.errors import ReviewTemplateError, TemplateRefused
 from tasks.phone import sms_segments
 from tasks.reviews.rules.mapping import ReviewContext
 from tasks.reviews.settings import ReviewSettings
+
+if TYPE_CHECKING:
+    from tasks.settings import Settings
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates" / "reviews"
 MAX_SMS_SEGMENTS = 3
@@ -233,4 +236,13 @@ def render_messages(
     return RenderedMessages(
         sms=render_sms(variables, settings) if "sms" in channels else None,
         email=render_email(variables, settings) if "email" in channels else None,
+    )
+
+
+def branding_for(settings: ReviewSettings, app: Settings) -> Branding:
+    """The business as messages name it: the flow's parameters first, then the environment's settings."""
+    return Branding(
+        public_url=app.public_url,
+        business_name=settings.business_name or app.business_name,
+        business_postal_address=settings.business_postal_address or app.business_postal_address,
     )

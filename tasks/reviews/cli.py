@@ -46,7 +46,7 @@ def preview_text(
     overrides: dict[str, Any] | None = None,
 ) -> str:
     """`jobberflow reviews preview JOB_ID [--settings FILE]`: raises ReviewTemplateError for a bad template."""
-    from tasks.reviews.pipeline import preview
+    from tasks.reviews.usecases.preview import preview
 
     settings = load_review_settings(settings_path, deployment=deployment, overrides=overrides)
     return preview(job_id, settings).as_text()

@@ -25,11 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Engine, select
 
 from tasks.phone import to_e164
-from tasks.reviews.planning import Decision, plan_request
+from tasks.reviews.decision import Decision
 from tasks.reviews.rules.mapping import ReviewContext, parse_time, split_name
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.timezones import valid_zone, zone_for_phone, zone_for_region
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.plan import plan_request
 from tasks.store.db import unit_of_work
 from tasks.store.models import User
 

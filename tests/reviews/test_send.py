@@ -15,12 +15,13 @@ from tasks.delivery.base import OutgoingMessage, RecordingChannel, SendResult
 from tasks.errors import DeliveryOutcomeUnknown, PermanentDeliveryError, TransientDeliveryError
 from tasks.jobber.auth import StaticTokenProvider
 from tasks.jobber.client import JobberClient
+from tasks.reviews.decision import Decision
 from tasks.reviews.ledger import claim
-from tasks.reviews.planning import Decision, plan_request
 from tasks.reviews.rules.mapping import context_from_job
 from tasks.reviews.rules.rendering import render_messages
-from tasks.reviews.sending import DEFAULT_LEASE, Channels, dispatch_due, process_request
 from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.usecases.plan import plan_request
+from tasks.reviews.usecases.send import DEFAULT_LEASE, Channels, dispatch_due, process_request
 from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
 from tasks.store.models import Delivery, ReviewRequest
@@ -316,7 +317,7 @@ def test_a_worker_that_lost_its_claim_after_the_lease_sends_nothing(
             assert b_in_send.wait(10)
         return real_render(*args, **kwargs)
 
-    monkeypatch.setattr("tasks.reviews.sending.render_messages", render_after_a_stall)
+    monkeypatch.setattr("tasks.reviews.usecases.send.render_messages", render_after_a_stall)
     a_result = process_request(engine, request_id, channels=both, jobber=None, now=NOW)
     b_may_finish.set()
     worker_b.join(10)
@@ -406,7 +407,7 @@ class _JobberOutage:
 
 
 def _with_outage(monkeypatch: pytest.MonkeyPatch, outage: _JobberOutage) -> None:
-    import tasks.reviews.sending as sending
+    import tasks.reviews.usecases.send as sending
     from tasks.errors import JobberTransportError
 
     def job_states(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -478,7 +479,7 @@ def test_jobber_trouble_for_a_day_fails_the_request_and_tells_slack(
 def test_an_unexpected_error_is_retried_with_backoff_then_given_up_and_reported(
     engine: Engine, channels: Channels, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasks.reviews.sending as sending
+    import tasks.reviews.usecases.send as sending
     from tasks.store.models import SlackOutbox
 
     def broken(*args: Any, **kwargs: Any) -> Any:

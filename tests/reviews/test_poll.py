@@ -8,9 +8,10 @@ from sqlalchemy import Engine
 
 from sandbox.jobber import SandboxServer
 from tasks.jobber.client import JobberClient
-from tasks.reviews.pipeline import plan_from_event, preview
-from tasks.reviews.polling import poll_and_plan
-from tasks.reviews.sending import Channels, dispatch_due
+from tasks.reviews.usecases.plan import plan_from_event
+from tasks.reviews.usecases.poll import poll_and_plan
+from tasks.reviews.usecases.preview import preview
+from tasks.reviews.usecases.send import Channels, dispatch_due
 from tests.reviews.conftest import BRANDING, review_settings
 
 

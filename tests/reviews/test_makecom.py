@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tasks.reviews import make
-from tasks.reviews.make import MakeReviewTrigger, plan_make_request
-from tasks.reviews.planning import Decision
+from tasks.reviews.decision import Decision
+from tasks.reviews.usecases import makecom
+from tasks.reviews.usecases.makecom import MakeReviewTrigger, plan_make_request
 from tasks.store.db import unit_of_work
 from tasks.store.models import ReviewRequest, User
 from tests.reviews.conftest import BRANDING, review_settings
@@ -31,7 +31,7 @@ BODY: dict[str, Any] = {
 @pytest.fixture(autouse=True)
 def no_jobber(monkeypatch: pytest.MonkeyPatch) -> None:
     """A Make.com-only install: Jobber is not asked (tests that want an account zone seed the users table)."""
-    monkeypatch.setattr(make, "jobber_account_zone", lambda account_key: None)
+    monkeypatch.setattr(makecom, "jobber_account_zone", lambda account_key: None)
 
 
 def plan(engine: Engine, body: dict[str, Any] | None = None, **kwargs: Any) -> Decision:

@@ -9,53 +9,26 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
 from tasks.errors import ReviewTemplateError
+from tasks.jobber.client import JobberClient
+from tasks.reviews.decision import Decision
+from tasks.reviews.jobber import account_key_of, business_zone_of, resolve_event
 from tasks.reviews.ledger import find_request, insert_request
 from tasks.reviews.loader import client_facts
 from tasks.reviews.rules.eligibility import assess
 from tasks.reviews.rules.mapping import ReviewContext
 from tasks.reviews.rules.rendering import Branding, render_messages
+from tasks.reviews.rules.stored import stored_json
 from tasks.reviews.rules.timing import resolve_zone, send_time
+from tasks.reviews.rules.triggers import ItemFetch
 from tasks.reviews.settings import ReviewSettings
 from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One line of a run's artifact: what was decided for one job, and why."""
-
-    job: str
-    client: str
-    status: str  # planned | skipped | duplicate | ignored | sent | failed | cancelled | retrying | deferred
-    request_id: int | None = None
-    channel: str | None = None
-    planned_at: datetime | None = None
-    timezone: str | None = None
-    reason: str | None = None
-    source: str | None = None
-
-    def row(self) -> dict[str, Any]:
-        planned = ""
-        if self.planned_at is not None:
-            local = self.planned_at.astimezone(resolve_zone(self.timezone))
-            planned = f"{local:%Y-%m-%d %H:%M} {self.timezone or 'UTC'}"
-        return {
-            "request": self.request_id or "",
-            "job": self.job,
-            "client": self.client,
-            "channel": self.channel or "",
-            "planned (recipient's time)": planned,
-            "status": self.status,
-            "reason": self.reason or "",
-            "source": self.source or "",
-        }
 
 
 def new_token() -> str:
@@ -131,17 +104,7 @@ def plan_request(
             "recipient_timezone": zone_name,
             "planned_at": planned_at,
             "click_token": token,
-            "context": {
-                "fields": context.as_json(),
-                "settings": settings.model_dump(mode="json"),
-                "branding": {
-                    "public_url": branding.public_url,
-                    "business_name": branding.business_name,
-                    "business_postal_address": branding.business_postal_address,
-                },
-                "trigger_at": trigger_at.isoformat(),
-                **extra,
-            },
+            "context": stored_json(context, settings, branding, trigger_at=trigger_at, **extra),
             "created_at": now,
             "updated_at": now,
         }
@@ -162,4 +125,38 @@ def _duplicate(existing: Any, label: str, who: str, source: str) -> Decision:
         existing.recipient_timezone,
         f"already requested for this job (request {existing.id}, {existing.status}, from {existing.source})",
         source,
+    )
+
+
+def plan_from_event(
+    client: JobberClient,
+    engine: Engine,
+    *,
+    topic: str,
+    item_id: str,
+    settings: ReviewSettings,
+    branding: Branding,
+    occurred_at: str | None = None,
+    source: str = "webhook",
+    now: datetime | None = None,
+    fetch: ItemFetch | None = None,
+) -> Decision:
+    """One Jobber event -> a recorded decision (planned, skipped with a reason, duplicate, or ignored).
+    `fetch` answers items another part of the same unit of work already fetched (tasks/events/)."""
+    match = resolve_event(
+        client, trigger=settings.trigger, topic=topic, item_id=item_id, occurred_at=occurred_at, fetch=fetch
+    )
+    if not match.matched or match.context is None:
+        return Decision(f"{topic} {item_id}", "", "ignored", reason=match.reason, source=source)
+    return plan_request(
+        engine,
+        context=match.context,
+        settings=settings,
+        branding=branding,
+        account_key=account_key_of(client),
+        trigger_item_id=match.trigger_item_id,
+        trigger_at=match.trigger_at,
+        source=source,
+        now=now,
+        business_zone=lambda: business_zone_of(client),
     )
