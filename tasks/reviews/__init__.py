@@ -4,8 +4,9 @@ A functional core and an I/O shell. Each use-case (usecases/) loads facts, decid
 writes through the ledger:
 
     plan   event/poll/Make.com --> jobber.resolve_event (fetch) --> rules.triggers.match_event
-           --> loader.client_facts (cooldown, opt-outs) --> rules.eligibility.assess
-               (rules.channels.choose_channels) --> rules.timing.send_time --> rules.rendering (check)
+           --> ledger.find_request (the dedupe) + loader.client_facts (cooldown, opt-outs)
+           --> rules.plan.decide_plan: rules.eligibility.assess (rules.channels.choose_channels)
+               -> rules.timing.send_time -> rules.rendering (a broken template is found now)
            --> ledger.insert_request: one row per (account, job), `planned` or `skipped` with its reason
     send   ledger.due_request_ids --> ledger.claim (tasks/store/lease.py: a fenced token)
            --> rules.stored (the row's context, parsed once) --> jobber.still_valid (the re-check)

@@ -14,17 +14,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from tasks.errors import ReviewTemplateError
 from tasks.jobber.client import JobberClient
 from tasks.reviews.decision import Decision
 from tasks.reviews.jobber import account_key_of, business_zone_of, resolve_event
 from tasks.reviews.ledger import find_request, insert_request
 from tasks.reviews.loader import client_facts
-from tasks.reviews.rules.eligibility import assess
 from tasks.reviews.rules.mapping import ReviewContext
-from tasks.reviews.rules.rendering import Branding, render_messages
+from tasks.reviews.rules.plan import decide_plan
+from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.stored import stored_json
-from tasks.reviews.rules.timing import resolve_zone, send_time
+from tasks.reviews.rules.timing import resolve_zone
 from tasks.reviews.rules.triggers import ItemFetch
 from tasks.reviews.settings import ReviewSettings
 from tasks.store.accounts import as_utc
@@ -58,35 +57,17 @@ def plan_request(
             label, who, "ignored", reason=f"trigger is older than {settings.max_trigger_age_days} days", source=source
         )
     with unit_of_work(engine) as session:
+        # Load the facts.
         existing = find_request(session, account_key=account_key, job_id=context.job_id, job_number=context.job_number)
         if existing is not None:
             return _duplicate(existing, label, who, source)
-        verdict = assess(context, settings, client_facts(session, context, settings, account_key=account_key, now=now))
-        zone_name = context.timezone or settings.timezone or (business_zone() if business_zone else None)
-        zone = resolve_zone(zone_name)
-        zone_name = zone.key
+        facts = client_facts(session, context, settings, account_key=account_key, now=now)
+        zone = resolve_zone(context.timezone or settings.timezone or (business_zone() if business_zone else None))
+        # Decide.
         token = new_token()
-        status, reason, planned_at = "skipped", verdict.reason, None
-        extra: dict[str, Any] = {}
-        if verdict.eligible:
-            planned_at = send_time(settings, verdict.channels, trigger_at=trigger_at, now=now, zone=zone)
-            try:
-                rendered = render_messages(context, settings, branding, token=token, channels=verdict.channels)
-            except ReviewTemplateError as exc:
-                reason = f"template problem: {exc}"
-            else:
-                status, reason = "planned", None
-                if settings.dry_run:
-                    status = "skipped"
-                    reason = f"dry run: would send by {'+'.join(verdict.channels)}; nothing sent"
-                    extra["dry_run"] = {
-                        "sms": rendered.sms.body if rendered.sms else None,
-                        "email_subject": rendered.email.subject if rendered.email else None,
-                        "email_text": rendered.email.text if rendered.email else None,
-                    }
-        channel = None
-        if verdict.channels:
-            channel = verdict.channels[0] if len(verdict.channels) == 1 else "both"
+        plan = decide_plan(context, settings, branding, facts, zone=zone, trigger_at=trigger_at, now=now, token=token)
+        # Write: the unique (account, job) row decides a race with another path.
+        extra = {"dry_run": plan.dry_run} if plan.dry_run is not None else {}
         values: dict[str, Any] = {
             "account_key": account_key,
             "job_id": context.job_id,
@@ -95,14 +76,14 @@ def plan_request(
             "trigger": settings.trigger,
             "trigger_item_id": trigger_item_id,
             "source": source,
-            "status": status,
-            "reason": reason,
-            "channel": channel,
+            "status": plan.status,
+            "reason": plan.reason,
+            "channel": plan.channel,
             "recipient_name": context.client_name,
             "recipient_phone": context.phone,
             "recipient_email": context.email.lower() if context.email else None,
-            "recipient_timezone": zone_name,
-            "planned_at": planned_at,
+            "recipient_timezone": zone.key,
+            "planned_at": plan.planned_at,
             "click_token": token,
             "context": stored_json(context, settings, branding, trigger_at=trigger_at, **extra),
             "created_at": now,
@@ -111,7 +92,9 @@ def plan_request(
         request, created = insert_request(session, values=values)
         if not created:
             return _duplicate(request, label, who, source)
-        return Decision(label, who, status, request.id, channel, planned_at, zone_name, reason, source)
+        return Decision(
+            label, who, plan.status, request.id, plan.channel, plan.planned_at, zone.key, plan.reason, source
+        )
 
 
 def _duplicate(existing: Any, label: str, who: str, source: str) -> Decision:
