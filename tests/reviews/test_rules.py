@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from tasks.reviews.rules.channels import choose_channels
 from tasks.reviews.rules.eligibility import ClientFacts, RecentRequest, assess
 from tasks.reviews.rules.mapping import context_from_job
+from tasks.reviews.rules.plan import decide_plan
 from tasks.reviews.rules.timing import outside_quiet_hours, send_time
-from tests.reviews.conftest import job_node, review_settings
+from tests.reviews.conftest import BRANDING, job_node, review_settings
 
 ZONE = ZoneInfo("America/New_York")
 
@@ -49,3 +50,17 @@ def test_one_send_time_for_first_messages_and_follow_ups() -> None:
     late = datetime(2026, 6, 2, 2, 0, tzinfo=UTC)  # 22:00 in New York
     assert outside_quiet_hours(late, settings, ZONE).astimezone(ZONE).hour == 9
     assert outside_quiet_hours(late, review_settings(), ZONE) == late
+
+
+def test_the_planning_decision_is_a_function_of_the_facts() -> None:
+    context = context_from_job(job_node())
+    settings = review_settings(delay_minutes=30)
+    now = datetime(2026, 6, 1, 15, 0, tzinfo=UTC)
+    args = {"zone": ZONE, "trigger_at": now, "now": now, "token": "t" * 22}
+    planned = decide_plan(context, settings, BRANDING, ClientFacts(), **args)
+    assert (planned.status, planned.channel, planned.planned_at) == ("planned", "sms", now + timedelta(minutes=30))
+    cooled = decide_plan(context, settings, BRANDING, ClientFacts(recent=RecentRequest("j", None)), **args)
+    assert (cooled.status, cooled.channel, cooled.planned_at) == ("skipped", None, None)
+    dry = decide_plan(context, review_settings(dry_run=True), BRANDING, ClientFacts(), **args)
+    assert dry.status == "skipped" and dry.reason == "dry run: would send by sms; nothing sent"
+    assert dry.dry_run is not None and "John" in (dry.dry_run["sms"] or "")
