@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
-from tasks.reviews.ledger import request_by_click_token
+from tasks.reviews.ledger import record_click, request_by_click_token
 from tasks.reviews.rules.rendering import branding_for
 from tasks.reviews.settings import ReviewSettings
 from tasks.reviews.usecases.makecom import MakeReviewTrigger, plan_make_request
@@ -114,9 +114,8 @@ def review_click(token: str, request: Request) -> Response:
         link = str(((review.context or {}).get("settings") or {}).get("review_link") or "")
         if not link.startswith(("https://", "http://")):
             return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
-        if not any(bot in agent for bot in _PREVIEW_AGENTS) and review.clicked_at is None:
-            review.clicked_at = datetime.now(UTC)
-            review.next_follow_up_at = None
+        if not any(bot in agent for bot in _PREVIEW_AGENTS):
+            record_click(review, now=datetime.now(UTC))
     return RedirectResponse(
         link, status_code=302, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     )

@@ -186,6 +186,15 @@ def request_by_click_token(session: Session, *, token: str) -> ReviewRequest | N
     return session.scalars(select(ReviewRequest).where(ReviewRequest.click_token == token)).first()
 
 
+def record_click(request: ReviewRequest, *, now: datetime) -> bool:
+    """The customer opened the review link (the first time counts): no more follow-ups."""
+    if request.clicked_at is not None:
+        return False
+    request.clicked_at = now
+    request.next_follow_up_at = None
+    return True
+
+
 # -- the request's transitions while a worker holds its claim ---------------------------------------
 
 
