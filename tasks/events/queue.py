@@ -24,16 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, delete, func, or_, select
+from sqlalchemy import Engine, Table, and_, delete, func, select
 
 from tasks.retry import Backoff
 from tasks.store.accounts import as_utc
+from tasks.store.inbox_work import CLAIMED, PENDING, claimable, claimable_count
 from tasks.store.lease import LeaseQueue
 from tasks.store.models import WebhookInbox
 
 _TABLE: Table = WebhookInbox.__table__  # type: ignore[assignment]
 
-PENDING, CLAIMED, DONE, FAILED = "pending", "claimed", "done", "failed"
+DONE, FAILED = "done", "failed"
 DEFAULT_LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 36  # with RETRY_BACKOFF, about 7 hours of retrying: a 6-hour Jobber outage loses nothing
 # 5 s, 10 s, 20 s ... capped at 15 minutes. No jitter: rows that failed together (Jobber down) are meant to
@@ -67,19 +68,6 @@ class Claim:
         return bool(self.events)
 
 
-def _claimable(now: datetime, received_before: datetime | None) -> ColumnElement[bool]:
-    ready = or_(
-        and_(
-            _TABLE.c.work_state == PENDING,
-            or_(_TABLE.c.work_not_before.is_(None), _TABLE.c.work_not_before <= now),
-        ),
-        and_(_TABLE.c.work_state == CLAIMED, _TABLE.c.work_claimed_until < now),
-    )
-    if received_before is not None:
-        return and_(ready, _TABLE.c.received_at <= received_before)
-    return ready
-
-
 def claim(
     engine: Engine,
     *,
@@ -92,7 +80,7 @@ def claim(
     path (the scheduled drain uses it, so it only takes what a lost wake-up left behind)."""
     now = now or datetime.now(UTC)
     until = now + lease
-    condition = _claimable(now, now - older_than if older_than is not None else None)
+    condition = claimable(now, now - older_than if older_than is not None else None)
     with engine.begin() as conn:
         taken = _QUEUE.claim(
             conn,
@@ -199,14 +187,6 @@ def pending_work(engine: Engine) -> PendingWork:
         ).one()
         failed = conn.execute(select(func.count()).where(_TABLE.c.work_state == FAILED)).scalar_one()
     return PendingWork(count=int(row[0] or 0), oldest_received_at=as_utc(row[1]), failed=int(failed or 0))
-
-
-def claimable_count(engine: Engine, *, now: datetime | None = None, cap: int = 10_000) -> int:
-    """How many rows a worker could claim right now (counted up to `cap`: an indexed probe, not a scan)."""
-    now = now or datetime.now(UTC)
-    probe = select(_TABLE.c.id).where(_claimable(now, None)).limit(cap).subquery()
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(probe)).scalar_one())
 
 
 @dataclass(frozen=True, slots=True)

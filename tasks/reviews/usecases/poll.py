@@ -145,7 +145,7 @@ def poll_and_plan(
 def _events_waiting(engine: Engine) -> bool:
     """Is the event path working through a backlog? Then webhooks are evidently arriving, and a poll would
     spend the Jobber budget those events need (a poll page costs thousands of points): it waits a turn."""
-    from tasks.events.queue import claimable_count
+    from tasks.store.inbox_work import claimable_count
 
     return claimable_count(engine, cap=1) > 0
 
