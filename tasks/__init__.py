@@ -5,7 +5,7 @@ checks it, lazy imports included):
 
 5. ``events``: the event path (which topics cause work, the inbox as a work queue, one refetch per item,
    the handler that runs sync, reviews and Slack for each event)
-4. ``reviews``: review requests (triggers, rules, sending)
+4. ``reviews``: review requests (pure rules, a loader, one ledger, the use-cases plan/send/poll/makecom)
 3. ``sync`` (Jobber into the database, with its repository), ``slack``, ``admin``: one pipeline each
 2. ``jobber`` (the API client and actions) and ``delivery`` (Twilio, SMTP, the local outbox)
 1. ``store``: models, migrations and the repositories every pipeline shares (accounts, inbox, opt-outs)
