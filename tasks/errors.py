@@ -5,6 +5,9 @@ JobberflowError
 ├── TransientError              marker: may go away by itself, worth a retry later (tasks.retry.is_transient)
 ├── PermanentError              marker: retrying cannot help
 ├── ConfigurationError          a setting is missing or still a placeholder (names the variable)      [permanent]
+├── GatewayError                a request the gateway could not take as it came
+│   ├── BodyTooLarge            the body is (or says it is) over GATEWAY_MAX_BODY_BYTES: 413           [permanent]
+│   └── ClientDisconnected      the client went away before sending its whole body
 ├── BackupError                 a backup could not be made, read or restored
 │   ├── BackupIntegrityError    the archive does not match its manifest (altered, truncated, damaged) [permanent]
 │   └── RestoreTargetNotEmpty   restore only fills an empty database; names the table that has rows
@@ -68,6 +71,18 @@ class ConfigurationError(PermanentError):
     def __init__(self, message: str, *, variable: str | None = None) -> None:
         super().__init__(message)
         self.variable = variable
+
+
+class GatewayError(JobberflowError):
+    """A request the gateway could not take as it came (deployments/gateway/inbound.py answers it)."""
+
+
+class BodyTooLarge(GatewayError, PermanentError):
+    """The request's body is (or says it is) larger than GATEWAY_MAX_BODY_BYTES: answered 413."""
+
+
+class ClientDisconnected(GatewayError):
+    """The client went away before sending its whole body."""
 
 
 class BackupError(JobberflowError):

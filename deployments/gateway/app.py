@@ -6,7 +6,7 @@ adds `inbox_writer` (the group-commit writer), `relay` (inbox -> Prefect events)
 (deployments.gateway.metrics.metrics_for).
 
 Every route's request body is limited to GATEWAY_MAX_BODY_BYTES while it is read
-(deployments/gateway/body.py). `/docs` and `/openapi.json` are off unless GATEWAY_API_DOCS=true, and then
+(deployments/gateway/inbound.py). `/docs` and `/openapi.json` are off unless GATEWAY_API_DOCS=true, and then
 behind the admin credentials. A configured ADMIN_TOKEN or METRICS_TOKEN that is too short is reported at
 startup (and the routes it guards stay closed).
 
@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from deployments.gateway.body import BodyLimitMiddleware
+from deployments.gateway.inbound import BodyLimitMiddleware
 from tasks.settings import Settings, get_settings, secret_text
 
 log = logging.getLogger(__name__)

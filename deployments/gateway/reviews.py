@@ -7,13 +7,12 @@
   mail scanners fetch links and must not unsubscribe anyone.
 - `POST /api/webhooks/trigger-review`: the endpoint existing Make.com scenarios call. Authenticated by
   `Authorization: Bearer <MAKE_WEBHOOK_TOKEN>` or `X-Signature: <hex HMAC-SHA256 of the raw body keyed with
-  MAKE_WEBHOOK_SECRET>`; plans the request through the same dedupe as Jobber webhooks; answers 202.
+  MAKE_WEBHOOK_SECRET>` (deployments/gateway/inbound.py: `MakeVerifier`, the gateway's one refusal);
+  plans the request through the same dedupe as Jobber webhooks; answers 202.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
 import json
 import logging
@@ -28,12 +27,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
+from deployments.gateway.inbound import verified_body, verifiers_for
 from tasks.reviews.ledger import record_click, request_by_click_token
 from tasks.reviews.rules.rendering import branding_for
 from tasks.reviews.settings import ReviewSettings
 from tasks.reviews.usecases.makecom import MakeReviewTrigger, plan_make_request
-from tasks.settings import Settings, secret_text
+from tasks.settings import Settings
 from tasks.store.db import unit_of_work
 from tasks.store.optouts import suppress
 
@@ -147,22 +146,6 @@ def unsubscribe(token: str, request: Request) -> Response:
     return _page("Unsubscribed", "<p>You will not receive review requests by email any more.</p>")
 
 
-def _authorized(request: Request, raw: bytes, settings: Settings) -> str | None:
-    """How the caller proved itself ("bearer" / "signature"), or None."""
-    token = secret_text(settings.make_webhook_token)
-    secret = secret_text(settings.make_webhook_secret)
-    header = request.headers.get("authorization", "")
-    if token and header[:7].lower() == "bearer ":
-        if hmac.compare_digest(header[7:].strip().encode(), token.encode()):
-            return "bearer"
-    signature = request.headers.get("x-signature", "").strip().lower().removeprefix("sha256=")
-    if secret and signature:
-        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-        if hmac.compare_digest(signature.encode(), expected.encode()):
-            return "signature"
-    return None
-
-
 def _problem(status: int, detail: Any) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
@@ -171,15 +154,9 @@ def _problem(status: int, detail: Any) -> JSONResponse:
 async def trigger_review(request: Request) -> Response:
     """Plan a review request from a Make.com scenario's mapped fields (202 with the request's id and status)."""
     settings = _settings(request)
-    try:
-        raw = await read_request_body(request, settings.gateway_max_body_bytes)
-    except BodyTooLarge:
-        return _problem(413, "body too large")
-    except ClientDisconnected:
-        return _problem(400, "the request body did not arrive")
-    if _authorized(request, raw, settings) is None:
-        log.warning("trigger-review: refused a request without a valid bearer token or X-Signature")
-        return _problem(401, "unauthorized")
+    raw = await verified_body(request, verifiers_for(request.app).make)
+    if isinstance(raw, Response):
+        return raw
     try:
         data = json.loads(raw or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError):

@@ -1,7 +1,8 @@
 """Gateway routes: `POST /slack/commands`, the `/jobber` slash command.
 
-The webhook recipe: read the raw body (bounded), verify Slack's v0 signature and timestamp (constant time,
-five minutes either way), answer a generic 401 and log the reason otherwise; only then parse the form.
+The webhook recipe (deployments/gateway/inbound.py): read the raw body (bounded), verify Slack's v0
+signature and timestamp (constant time, five minutes either way), answer the gateway's one refusal and log
+the reason otherwise; only then parse the form.
 The answer comes from the synced database in a worker thread. Should it take longer than
 `app.state.slack_answer_deadline_s` (default 2.5 s, inside Slack's 3 s), Slack gets an ephemeral
 "looking…" at once and the answer follows through `response_url`, which must be an https URL on
@@ -22,9 +23,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
+from deployments.gateway.inbound import verified_body, verifiers_for
 from deployments.gateway.metrics import metrics_for
-from tasks.settings import Settings
 from tasks.slack.commands import (
     SlashCommand,
     answer_from_database,
@@ -33,7 +33,6 @@ from tasks.slack.commands import (
     is_slack_response_url,
     parse_slash_command,
 )
-from tasks.slack.signature import signing_secrets, verify_slack_signature
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,6 @@ router = APIRouter()
 
 DEFAULT_DEADLINE_S = 2.5
 ENDPOINT = "/slack/commands"
-
-
-def _unauthorized() -> JSONResponse:
-    return JSONResponse({"error": "unauthorized"}, status_code=401)
 
 
 async def _post_later(work: asyncio.Future[dict[str, Any]], url: str, http: httpx.AsyncClient | None) -> None:
@@ -77,24 +72,9 @@ async def slack_command(request: Request) -> Response:
 
 
 async def _answer(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
-    try:
-        body = await read_request_body(request, settings.gateway_max_body_bytes)
-    except BodyTooLarge:
-        return JSONResponse({"error": "request too large"}, status_code=413)
-    except ClientDisconnected:
-        return _unauthorized()
-    secret = settings.slack_signing_secret
-    check = verify_slack_signature(
-        secrets=signing_secrets(secret.get_secret_value() if secret is not None else None),
-        body=body,
-        timestamp=request.headers.get("x-slack-request-timestamp"),
-        signature=request.headers.get("x-slack-signature"),
-        now=time.time(),
-    )
-    if not check.valid:
-        log.warning("slack command refused: %s", check.reason)
-        return _unauthorized()
+    body = await verified_body(request, verifiers_for(request.app).slack)
+    if isinstance(body, Response):
+        return body
     command: SlashCommand = parse_slash_command(body)
     if command.ssl_check:
         return Response(status_code=200)

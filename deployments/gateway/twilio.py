@@ -6,24 +6,23 @@ Configure in the Twilio console (or on the Messaging Service):
 
 Every request must carry a valid `X-Twilio-Signature`, checked with Twilio's own `RequestValidator`
 over the PUBLIC URL (Twilio signs the address it called, not the one this process sees behind a proxy)
-and the form parameters. A bad signature gets a generic 403 and nothing is stored. The body is read
-under GATEWAY_MAX_BODY_BYTES (413 as soon as it is larger, before it is read whole or checked).
+and the form parameters (deployments/gateway/inbound.py: `TwilioVerifier`). A bad signature gets the
+gateway's one refusal (401) and nothing is stored. The body is read under GATEWAY_MAX_BODY_BYTES (413 as
+soon as it is larger, before it is read whole or checked).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MultiDict
-from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.messaging_response import MessagingResponse
 
-from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_request_body
+from deployments.gateway.inbound import form_params, verified_body, verifiers_for
 from tasks.phone import mask_phone
 from tasks.settings import Settings, is_placeholder
 from tasks.store.db import unit_of_work
@@ -33,60 +32,13 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
-SIGNATURE_HEADER = "X-Twilio-Signature"
-SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 TWIML_MEDIA_TYPE = "application/xml"
 
 
-def _forbidden() -> Response:
-    return Response("Forbidden", status_code=403, media_type="text/plain")
-
-
-def public_url_for(settings: Settings, request: Request) -> str:
-    """The URL Twilio called: PUBLIC_URL + this path (+ the query string Twilio signed with it)."""
-    url = settings.public_url.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    return url
-
-
-def _too_large() -> Response:
-    return Response("Request body too large", status_code=413, media_type="text/plain")
-
-
 async def _verified_form(request: Request) -> MultiDict | Response:
-    """The form parameters when the request is signed by Twilio, else the refusal (the reason is logged)."""
-    settings: Settings = request.app.state.settings
-    limit = settings.gateway_max_body_bytes
-    try:
-        body = await read_request_body(request, limit)
-    except BodyTooLarge:
-        logger.warning("Twilio webhook %s rejected: body larger than %d bytes", request.url.path, limit)
-        return _too_large()
-    except ClientDisconnected:
-        return _forbidden()
-    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
-    if is_placeholder(token):
-        logger.warning("Twilio webhook %s rejected: TWILIO_AUTH_TOKEN is not set", request.url.path)
-        return _forbidden()
-    signature = request.headers.get(SIGNATURE_HEADER)
-    if not signature:
-        logger.warning("Twilio webhook %s rejected: no %s header", request.url.path, SIGNATURE_HEADER)
-        return _forbidden()
-    try:
-        params = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
-    except UnicodeDecodeError:
-        logger.warning("Twilio webhook %s rejected: body is not UTF-8 form data", request.url.path)
-        return _forbidden()
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    validator = RequestValidator(token)
-    if not validator.validate(public_url_for(settings, request), params, signature, algorithm):
-        logger.warning(
-            "Twilio webhook %s rejected: signature does not match (is PUBLIC_URL the address Twilio calls?)",
-            request.url.path,
-        )
-        return _forbidden()
-    return params
+    """The form parameters when the request is signed by Twilio, else the gateway's refusal (reason logged)."""
+    body = await verified_body(request, verifiers_for(request.app).twilio)
+    return body if isinstance(body, Response) else form_params(body)
 
 
 def _twiml(message: str | None = None) -> Response:

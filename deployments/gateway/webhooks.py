@@ -1,12 +1,12 @@
 """Gateway routes: Jobber webhooks (`POST /webhooks/jobber`, and the setup guide's `/webhooks/jobber/webhooks`).
 
 The recipe: read the raw body under a size cap (413 before it is read whole), verify
-X-Jobber-Hmac-SHA256 against every configured secret (a generic 401, reason logged without secrets,
-nothing stored), parse (400 when malformed), store in the inbox deduplicated on
-(accountId, topic, itemId, occurredAt) and answer 200 only once that write is committed, or 503 when it
-is not committed within GATEWAY_STORE_DEADLINE_S (0.5 s: Jobber wants an answer within 1 s, and
-delivers a 503'd webhook again). Duplicates and
-topics we do not act on are acknowledged too. APP_DISCONNECT also drops the account's tokens.
+X-Jobber-Hmac-SHA256 against every configured secret (deployments/gateway/inbound.py: the gateway's one
+refusal, a generic 401, reason logged without secrets, nothing stored), parse (400 when malformed), store
+in the inbox deduplicated on (accountId, topic, itemId, occurredAt) and answer 200 only once that write is
+committed, or 503 when it is not committed within GATEWAY_STORE_DEADLINE_S (0.5 s: Jobber wants an answer
+within 1 s, and delivers a 503'd webhook again). Duplicates and topics we do not act on are acknowledged
+too. APP_DISCONNECT also drops the account's tokens.
 Prefect hears about stored rows from the relay (deployments/gateway/relay.py), never from this request.
 
 The route is deliberately lean (no pydantic on the hot path): Jobber disables an app whose endpoint
@@ -26,10 +26,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from deployments.gateway.body import BodyTooLarge, ClientDisconnected, read_body
+from deployments.gateway.inbound import JOBBER_SIGNATURE, REFUSALS, Inbound, read_body, refused_by, verifiers_for
 from deployments.gateway.metrics import metrics_for
+from tasks.errors import BodyTooLarge, ClientDisconnected
 from tasks.events.routing import initial_state
-from tasks.jobber.webhooks import SIGNATURE_HEADER, JobberWebhook, parse_event, verify
+from tasks.jobber.webhooks import SIGNATURE_HEADER, JobberWebhook, parse_event
 from tasks.store.inbox import InboxRow, InboxUnavailable, InboxWriter
 
 log = logging.getLogger(__name__)
@@ -37,31 +38,13 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
 
 PATHS = ("/webhooks/jobber", "/webhooks/jobber/webhooks")
-_SIGNATURE_HEADER_LOWER = SIGNATURE_HEADER.lower().encode("latin-1")
+_SIGNATURE_HEADER_LOWER = JOBBER_SIGNATURE.encode("latin-1")
 
 _JSON = "application/json"
 _STORED = b'{"status":"stored"}'
 _DUPLICATE = b'{"status":"duplicate"}'
-_UNAUTHORIZED = b'{"detail":"invalid signature"}'
-_TOO_LARGE = b'{"detail":"request body too large"}'
 _MALFORMED = b'{"detail":"malformed webhook"}'
 _UNAVAILABLE = b'{"detail":"temporarily unavailable, retry later"}'
-
-
-# The capped reader is shared with every route (deployments/gateway/body.py); these names stay for this module.
-_TooLarge = BodyTooLarge
-_Disconnected = ClientDisconnected
-_read_body = read_body
-
-
-def _secrets(app: Any) -> list[str]:
-    """The webhook secrets (JOBBER_WEBHOOK_SECRET, comma-separated; else the client secret), cached per app."""
-    state = app.state
-    cached: list[str] | None = getattr(state, "webhook_secret_values", None)
-    if cached is None:
-        cached = [s.get_secret_value() for s in state.settings.webhook_secrets]
-        state.webhook_secret_values = cached
-    return cached
 
 
 def inbox_writer(app: Any) -> InboxWriter:
@@ -98,21 +81,17 @@ async def ingest(
 
     limit = app.state.settings.gateway_max_body_bytes
     try:
-        body = await _read_body(receive, content_length, limit)
-    except _TooLarge:
+        body = await read_body(receive, content_length, limit)
+    except BodyTooLarge:
         log.warning("Jobber webhook refused: body larger than %d bytes", limit)
-        return answer(413, _TOO_LARGE, "too_large")
-    except _Disconnected:
-        return answer(400, _MALFORMED, "disconnected")
+        return answer(413, REFUSALS[413], "too_large")
+    except ClientDisconnected:
+        return answer(400, REFUSALS[400], "disconnected")
 
-    secrets = _secrets(app)
-    if not secrets:
-        log.error("Jobber webhook refused: no secret configured (set JOBBER_WEBHOOK_SECRET or JOBBER_CLIENT_SECRET)")
-        return answer(401, _UNAUTHORIZED, "unauthorized")
-    if not verify(body, signature, secrets):
-        reason = "missing signature header" if not signature else "signature does not match"
-        log.warning("Jobber webhook refused from %s: %s (%d bytes)", client, reason, len(body))
-        return answer(401, _UNAUTHORIZED, "unauthorized")
+    inbound = Inbound(body=body, headers={JOBBER_SIGNATURE: signature} if signature else {})
+    refused = refused_by(verifiers_for(app).jobber, inbound, where=f"the webhook endpoint (from {client})")
+    if refused is not None:
+        return answer(refused, REFUSALS[refused], "unauthorized")
 
     try:
         webhook = parse_event(body)

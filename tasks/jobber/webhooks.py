@@ -1,4 +1,5 @@
-"""Jobber webhooks: signature verification and parsing. Pure functions, no I/O.
+"""Jobber webhooks: signing and parsing. Pure functions, no I/O (the gateway verifies a signature with
+`deployments.gateway.inbound.JobberVerifier`).
 
 Jobber POSTs ``{"data":{"webHookEvent":{"topic","appId","accountId","itemId","occurredAt"}}}`` and signs
 the RAW body: header ``X-Jobber-Hmac-SHA256`` = standard (padded) base64 of HMAC-SHA256 keyed with the
@@ -10,12 +11,10 @@ app's OAuth client secret. There is no timestamp in the signature, so replays ar
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 SIGNATURE_HEADER = "X-Jobber-Hmac-SHA256"
@@ -28,7 +27,6 @@ MAX_OCCURRED_AT_CHARS = 64
 _TOPIC = re.compile(r"[A-Za-z0-9_]{1,64}")
 # Ids are opaque EncodedIds: accept any printable text without whitespace or control characters.
 _OPAQUE = re.compile(r"[^\x00-\x20\x7f-\x9f\ud800-\udfff]+")
-_DIGEST_BYTES = hashlib.sha256().digest_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,37 +47,6 @@ class JobberWebhook:
 def sign(body: bytes, secret: str) -> str:
     """The header value Jobber sends for `body`: base64(HMAC-SHA256(body, secret)), padded."""
     return base64.b64encode(hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()).decode("ascii")
-
-
-def _decode_signature(header: str) -> bytes | None:
-    candidate = header.strip()
-    if not candidate or len(candidate) > 4 * ((_DIGEST_BYTES + 2) // 3) + 4:
-        return None
-    try:
-        raw = base64.b64decode(candidate.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError, UnicodeError):
-        return None
-    return raw if len(raw) == _DIGEST_BYTES else None
-
-
-def verify(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
-    """True when `header` is the signature of `body` under any of `secrets` (several during a rotation).
-
-    The digests are compared in constant time; every secret is tried, so the time taken does not say
-    which one matched.
-    """
-    if not header or not secrets:
-        return False
-    received = _decode_signature(header)
-    if received is None:
-        return False
-    matched = False
-    for secret in secrets:
-        if not secret:
-            continue
-        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
-        matched |= hmac.compare_digest(expected, received)
-    return matched
 
 
 def dedupe_key(account_id: str, topic: str, item_id: str, occurred_at: str) -> str:
@@ -127,4 +94,4 @@ def parse_event(body: bytes | str) -> JobberWebhook:
     return JobberWebhook(topic=topic, app_id=app_id, account_id=account_id, item_id=item_id, occurred_at=occurred_at)
 
 
-__all__ = ["SIGNATURE_HEADER", "JobberWebhook", "dedupe_key", "parse_event", "sign", "verify"]
+__all__ = ["SIGNATURE_HEADER", "JobberWebhook", "dedupe_key", "parse_event", "sign"]

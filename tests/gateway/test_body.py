@@ -92,9 +92,9 @@ def test_a_declared_content_length_over_the_limit_is_refused_before_reading(gate
 
 
 def test_bodies_at_the_limit_still_reach_the_route(gateway: FastAPI) -> None:
-    """A body of exactly the limit is read whole: the Twilio route checks its signature (403), not its size."""
+    """A body of exactly the limit is read whole: the Twilio route checks its signature (401), not its size."""
     answer = post_stream(gateway, "/twilio/inbound", Stream(LIMIT, b"Body="), dict(ROUTES["/twilio/inbound"][0]))
-    assert answer.status_code == 403
+    assert answer.status_code == 401
 
 
 def test_any_route_that_reads_its_body_gets_the_same_limit(db_url: str) -> None:

@@ -10,7 +10,8 @@ so no table may change: checked after every request (the diff names the request)
 
 OAuth's connect is admin-only and its callback needs a state bound to the admin's cookie, so no fuzzed code
 reaches Jobber's token endpoint; the gateway is pointed at a local Jobber sandbox all the same. Oversized
-bodies streamed without Content-Length (up to 25 MiB) must be refused with 413 while they are read.
+bodies streamed without Content-Length (up to 25 MiB) must be refused with 413 while they are read, on every
+route and method.
 """
 
 from __future__ import annotations
@@ -87,18 +88,19 @@ GUARDED_TABLES = (
     "jobber_tokens",
 )
 # Endpoints behind a signature or token: with one of their own methods and the exact path, a fuzzed request is
-# always refused (never 2xx/3xx/400/422: those would mean the check passed or was skipped).
+# always refused (never 2xx/3xx/400/422: those would mean the check passed or was skipped). A body over the
+# limit is refused (413) before any credential is looked at, on every route.
 REFUSALS: dict[str, frozenset[int]] = {
     "/webhooks/jobber": frozenset({401, 413}),
     "/webhooks/jobber/webhooks": frozenset({401, 413}),
     "/slack/commands": frozenset({401, 413}),
-    "/twilio/inbound": frozenset({403, 413}),
-    "/twilio/status": frozenset({403, 413}),
+    "/twilio/inbound": frozenset({401, 413}),
+    "/twilio/status": frozenset({401, 413}),
     "/api/webhooks/trigger-review": frozenset({401, 413}),
-    "/admin/jobber": frozenset({401}),
-    "/admin/jobber.json": frozenset({401}),
-    "/auth/jobber/connect": frozenset({401}),
-    "/metrics": frozenset({401}),
+    "/admin/jobber": frozenset({401, 413}),
+    "/admin/jobber.json": frozenset({401, 413}),
+    "/auth/jobber/connect": frozenset({401, 413}),
+    "/metrics": frozenset({401, 413}),
 }
 # Routes that read a body: an oversized streamed one is 413, whatever the credentials.
 BODY_ROUTES = (
@@ -665,6 +667,12 @@ _OVERSIZE_STREAMS: list[tuple[str, FuzzRequest]] = [
         ([("Content-Type", "application/json"), ("Authorization", "Bearer " + MAKE_TOKEN)], _HUGE_JSON),
         ([("Content-Type", "application/json")], b"a" * (MAX_BODY + 1)),
     )
+] + [
+    # every other route and method, including those that never read a body: the gateway reads it first
+    (endpoint.path, _req(method, _PATH_PARAM.sub("x", endpoint.path), body=_HUGE_FORM, chunked=True))
+    for endpoint in ROUTES
+    for method in sorted(endpoint.methods)
+    if endpoint.path not in BODY_ROUTES or method != "POST"
 ]
 
 
@@ -722,8 +730,9 @@ EDGE_CASES: list[tuple[str, FuzzRequest]] = [
 
 
 def test_oversized_streamed_bodies_are_refused_with_413_while_read(fuzz_gateway: FastAPI) -> None:
-    """25 MiB streamed without Content-Length to every route that reads a body: 413, never 500, nothing
-    stored, and the gateway stops reading soon after the limit (it never holds the whole body)."""
+    """25 MiB streamed without Content-Length to every route and method of the gateway: 413, never 500,
+    nothing stored, and the gateway stops reading soon after the limit (it never holds the whole body)."""
+    assert len(_OVERSIZE_STREAMS) > 3 * len(BODY_ROUTES), "every route, not only those that read a body"
     counting = count_query(fuzz_gateway.state.engine)
     baseline = row_counts(fuzz_gateway.state.engine, counting)
     for path, req in _OVERSIZE_STREAMS:

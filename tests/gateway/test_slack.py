@@ -152,7 +152,7 @@ def test_unverified_requests_get_a_generic_401(client: FastAPI, engine: Engine, 
     else:
         response = post(client, body, signature="v0=" + "0" * 64)
     assert response.status_code == 401
-    assert response.json() == {"error": "unauthorized"}
+    assert response.json() == {"detail": "unauthorized"}
     assert "Smith" not in response.text
     from deployments.gateway.metrics import render
 

@@ -188,8 +188,8 @@ def test_a_tampered_request_is_refused_and_nothing_is_stored(
     caplog.set_level(logging.INFO)
     response = post_signed(client, "/twilio/inbound", inbound("Great!"), tamper={"Body": "STOP"})
 
-    assert response.status_code == 403
-    assert response.text == "Forbidden"
+    assert response.status_code == 401
+    assert response.json() == {"detail": "unauthorized"}
     assert count(engine, InboundMessage) == 0
     assert count(engine, Suppression) == 0
     assert "signature does not match" in caplog.text
@@ -209,14 +209,14 @@ def test_other_bad_signatures_are_refused(client: Gateway, engine: Engine, case:
         response = post_signed(client, "/twilio/inbound", params, token="another-token")
     else:
         response = client.post("/twilio/inbound", data=params)
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert count(engine, InboundMessage) == 0
 
 
 def test_without_an_auth_token_every_request_is_refused(tmp_path: Path, db_url: str, engine: Engine) -> None:
     client = gateway(tmp_path, db_url, engine, twilio_auth_token=None)
     response = post_signed(client, "/twilio/inbound", inbound("STOP"))
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert count(engine, InboundMessage) == 0
 
 
@@ -287,7 +287,7 @@ def test_a_tampered_status_callback_changes_nothing(client: Gateway, engine: Eng
         client, "/twilio/status", status_params("SMstatus2", "delivered"), tamper={"MessageStatus": "failed"}
     )
 
-    assert response.status_code == 403
+    assert response.status_code == 401
     with unit_of_work(engine) as session:
         assert session.get(Delivery, delivery_id).status == "sent"  # type: ignore[union-attr]
 

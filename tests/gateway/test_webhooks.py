@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tasks.jobber.webhooks import JobberWebhook, dedupe_key, parse_event, sign, verify
+from tasks.jobber.webhooks import JobberWebhook, dedupe_key, parse_event, sign
 from tests.gateway.test_webhooks_support import (
     SECRET,
     call,
@@ -33,7 +33,6 @@ def test_sign_matches_the_published_hmac_sha256_vector() -> None:
     digest = bytes.fromhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     expected = base64.b64encode(digest).decode()
     assert sign(b"what do ya want for nothing?", "Jefe") == expected == "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM="
-    assert verify(b"what do ya want for nothing?", expected, ["Jefe"])
 
 
 def test_sign_is_base64_of_hmac_over_the_raw_body() -> None:
@@ -43,24 +42,6 @@ def test_sign_is_base64_of_hmac_over_the_raw_body() -> None:
     reformatted = json.dumps(json.loads(body), indent=2).encode()
     assert sign(reformatted, SECRET) != sign(body, SECRET)
     assert sign(body, SECRET).endswith("=")  # standard, padded base64
-
-
-def test_verify_accepts_every_secret_of_a_rotation_and_nothing_else() -> None:
-    body = webhook_body()
-    old, new = "old-secret", "new-secret"
-    assert verify(body, sign(body, old), [new, old])
-    assert verify(body, sign(body, new), [new, old])
-    assert not verify(body, sign(body, "third"), [new, old])
-    assert not verify(body + b" ", sign(body, new), [new])  # tampered body
-    assert not verify(body, sign(body, new).rstrip("="), [new])  # unpadded is not what Jobber sends
-    assert not verify(body, base64.urlsafe_b64encode(b"\xff" * 32).decode(), [new])
-    for header in (None, "", "   ", "not base64!", "sha256=" + sign(body, new), "A" * 10_000):
-        assert not verify(body, header, [new])
-    assert not verify(body, sign(body, new), [])
-    assert not verify(body, sign(body, ""), [""])  # an empty secret never verifies
-
-
-# -- parsing --------------------------------------------------------------------------------------------
 
 
 def test_parse_event_reads_jobbers_shape_and_the_legacy_key() -> None:
@@ -222,7 +203,7 @@ def test_bad_requests_are_refused_and_nothing_is_stored(
     assert resp.status_code == status
     assert inbox_rows(db_url) == []
     if status == 401:
-        assert resp.json() == {"detail": "invalid signature"}  # generic: no hint which check failed
+        assert resp.json() == {"detail": "unauthorized"}  # the gateway's one refusal: no hint which check failed
         assert any("refused" in r.getMessage() for r in caplog.records)
     assert SECRET not in caplog.text
 
