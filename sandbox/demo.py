@@ -33,7 +33,7 @@ import httpx
 from rich.console import Console
 
 from deployments.processes import ChildProcesses, handle_termination, is_running, process_start_time
-from tasks.errors import JobberflowError
+from tasks.errors import DemoError
 
 SANDBOX_CLIENT_ID = "sandbox-client-id"
 SANDBOX_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's well-known value
@@ -44,10 +44,6 @@ EVENT_PATH = (
     "Jobber -> signed JOB_CLOSED webhook -> gateway inbox -> relay -> Prefect background task on the event "
     "worker -> refresh + review request + Slack"
 )
-
-
-class DemoError(JobberflowError):
-    """The demo cannot start or a service it started failed (the message says which and where to look)."""
 
 
 # -- processes of earlier demos ----------------------------------------------------------------------

@@ -5,6 +5,11 @@ JobberflowError
 ├── TransientError              marker: may go away by itself, worth a retry later (tasks.retry.is_transient)
 ├── PermanentError              marker: retrying cannot help
 ├── ConfigurationError          a setting is missing or still a placeholder (names the variable)      [permanent]
+│   └── RelayNotConfigured      PREFECT_API_URL is not set: the relay waits, webhooks stay in the inbox
+├── InboxUnavailable            the inbox could not store a webhook (locked, down): answered 503      [transient]
+├── PrefectUnavailable          Prefect did not accept the relayed events: the rows stay unrelayed    [transient]
+├── RenderError                 a Slack template made something that is not Block Kit (a ValueError)  [permanent]
+├── DemoError                   the demo cannot start, or a service it started failed
 ├── GatewayError                a request the gateway could not take as it came
 │   ├── BodyTooLarge            the body is (or says it is) over GATEWAY_MAX_BODY_BYTES: 413           [permanent]
 │   └── ClientDisconnected      the client went away before sending its whole body
@@ -21,6 +26,7 @@ JobberflowError
     ├── JobberTransportError    network failure, timeout or HTTP 5xx                                 [transient]
     ├── JobberRateLimited       THROTTLED or HTTP 429 still after the retries                        [transient]
     ├── JobberAuthError         the access token was refused
+    │   ├── AccountMismatch     the consent was for another Jobber account than this installation's  [permanent]
     │   ├── ReconnectRequired   the refresh token is dead or the app was disconnected: a person must reconnect
     │   └── JobberOAuthConfigurationError  the token endpoint refused the app itself (invalid_client, a
     │                           bare 400): a configuration problem; the stored tokens are kept
@@ -83,6 +89,29 @@ class BodyTooLarge(GatewayError, PermanentError):
 
 class ClientDisconnected(GatewayError):
     """The client went away before sending its whole body."""
+
+
+class InboxUnavailable(TransientError):
+    """The inbox could not store a webhook (database locked or down, writer stopped): the sender must retry."""
+
+
+class PrefectUnavailable(TransientError):
+    """Prefect did not accept the relayed events (unreachable, timeout, error answer). The rows stay unrelayed."""
+
+
+class RelayNotConfigured(ConfigurationError):
+    """PREFECT_API_URL is not set: the relay never starts an ephemeral Prefect server of its own."""
+
+    def __init__(self, message: str, *, variable: str | None = "PREFECT_API_URL") -> None:
+        super().__init__(message, variable=variable)
+
+
+class RenderError(PermanentError, ValueError):
+    """A Slack template produced something that is not a Block Kit message (a bug in the template)."""
+
+
+class DemoError(JobberflowError):
+    """The demo cannot start or a service it started failed (the message says which and where to look)."""
 
 
 class BackupError(JobberflowError):
@@ -169,6 +198,10 @@ class ReconnectRequired(JobberAuthError, PermanentError):
     def __init__(self, message: str, *, account_id: str | None = None) -> None:
         super().__init__(message)
         self.account_id = account_id
+
+
+class AccountMismatch(JobberAuthError, PermanentError):
+    """The consent was given for another Jobber account than the one this installation is connected to."""
 
 
 class JobberOAuthConfigurationError(ConfigurationError, JobberAuthError):

@@ -46,9 +46,9 @@ from starlette.responses import Response
 
 from deployments.gateway.admin import deny
 from tasks.admin.pages import render_message
-from tasks.errors import JobberAuthError, JobberError
+from tasks.errors import AccountMismatch, JobberAuthError, JobberError
 from tasks.jobber.auth import OAuthClient, TokenSet
-from tasks.jobber.connect import AccountMismatch, authorize_url, store_connection
+from tasks.jobber.connect import authorize_url, store_connection
 from tasks.settings import Settings, is_placeholder
 
 log = logging.getLogger(__name__)

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from deployments.gateway.wakeup import Waker
+from tasks.errors import PrefectUnavailable, RelayNotConfigured
 from tasks.events import account_related, event_name, event_payload, event_resource
 from tasks.retry import Backoff
 from tasks.settings import secret_text
@@ -44,14 +45,6 @@ log = logging.getLogger(__name__)
 
 # uuid5 namespace of relayed Jobber webhooks (fixed forever: changing it would re-fire every event).
 EVENT_NAMESPACE = uuid.UUID("6f1c2a8e-3b7d-5c4e-9a10-2d8b7e5f4c31")
-
-
-class RelayNotConfigured(Exception):
-    """PREFECT_API_URL is not set: the relay never starts an ephemeral Prefect server of its own."""
-
-
-class PrefectUnavailable(Exception):
-    """Prefect did not accept the events (unreachable, timeout, error answer). The rows stay unrelayed."""
 
 
 def event_id(dedupe_key: str) -> uuid.UUID:
@@ -328,9 +321,7 @@ class Relay:
 
 __all__ = [
     "EVENT_NAMESPACE",
-    "PrefectUnavailable",
     "Relay",
-    "RelayNotConfigured",
     "RelayStatus",
     "build_event",
     "event_id",

@@ -28,10 +28,10 @@ from starlette.types import Receive, Scope, Send
 
 from deployments.gateway.inbound import JOBBER_SIGNATURE, REFUSALS, Inbound, read_body, refused_by, verifiers_for
 from deployments.gateway.metrics import metrics_for
-from tasks.errors import BodyTooLarge, ClientDisconnected
+from tasks.errors import BodyTooLarge, ClientDisconnected, InboxUnavailable
 from tasks.events.routing import initial_state
 from tasks.jobber.webhooks import SIGNATURE_HEADER, JobberWebhook, parse_event
-from tasks.store.inbox import InboxRow, InboxUnavailable, InboxWriter
+from tasks.store.inbox import InboxRow, InboxWriter
 
 log = logging.getLogger(__name__)
 

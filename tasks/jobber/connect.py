@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
 
-from tasks.errors import JobberAuthError, JobberError, JobberResponseError, ReconnectRequired
+from tasks.errors import AccountMismatch, JobberError, JobberResponseError, ReconnectRequired
 from tasks.jobber.auth import DatabaseTokenProvider, OAuthClient, StaticTokenProvider, TokenSet
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
@@ -35,10 +35,6 @@ def authorize_url(*, base_url: str, client_id: str, redirect_uri: str, state: st
     if state:
         query["state"] = state
     return base_url.rstrip("/") + "/api/oauth/authorize?" + urlencode(query)
-
-
-class AccountMismatch(JobberAuthError):
-    """The consent was given for another Jobber account than the one this installation is connected to."""
 
 
 def account_identifier(*, graphql_url: str, api_version: str, http: httpx.Client | None = None) -> Callable[[str], str]:

@@ -17,15 +17,12 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from tasks.errors import RenderError
 from tasks.slack import mrkdwn
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "slack"
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
-
-
-class RenderError(ValueError):
-    """A template produced something that is not a Block Kit message (a bug in the template)."""
 
 
 @dataclass(frozen=True)

@@ -34,16 +34,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from tasks.errors import InboxUnavailable
 from tasks.store.accounts import as_utc
 from tasks.store.models import WebhookInbox
 
 log = logging.getLogger(__name__)
 
 _TABLE: Table = WebhookInbox.__table__  # type: ignore[assignment]
-
-
-class InboxUnavailable(Exception):
-    """The inbox could not store a webhook (database down, writer stopped): the sender must retry."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from deployments.gateway.relay import PrefectUnavailable, build_event, event_id, relay_once
+from deployments.gateway.relay import build_event, event_id, relay_once
+from tasks.errors import PrefectUnavailable
 from tasks.store import inbox
 from tasks.store.db import get_engine
 from tests.gateway.test_webhooks_support import (

@@ -10,8 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from sandbox.jobber import SandboxConfig, SandboxServer
+from tasks.errors import AccountMismatch
 from tasks.jobber.auth import PIN_RETRY_S, DatabaseTokenProvider, OAuthClient, TokenSet, apply_app_disconnect
-from tasks.jobber.connect import AccountMismatch, store_connection
+from tasks.jobber.connect import store_connection
 from tasks.jobber.documents import load_document
 from tasks.jobber.factory import build_jobber_client
 from tasks.settings import Settings

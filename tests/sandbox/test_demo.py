@@ -17,7 +17,6 @@ import pytest
 from deployments.processes import ChildProcesses, process_start_time, spawn, stop
 from sandbox.demo import (
     PID_FILE,
-    DemoError,
     DemoPidFile,
     Port,
     _block_lines,
@@ -25,6 +24,7 @@ from sandbox.demo import (
     port_is_free,
     stop_previous_demo,
 )
+from tasks.errors import DemoError
 from tests.deployments.test_processes import SLEEPER, running, start_parent, wait_until_gone  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

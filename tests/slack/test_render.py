@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from tasks.errors import RenderError
 from tasks.slack.context import client_context, invoice_context, job_context, quote_context
 from tasks.slack.mrkdwn import escape, link, money, slack_date
-from tasks.slack.render import RenderError, SlackMessage, render_message
+from tasks.slack.render import SlackMessage, render_message
 
 from .builders import client_node, invoice_node, job_node, quote_node
 
