@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from ..models import Client, Email, Phone, Property, Tag
 from .core import StoreCore
 from .values import UserError, client_address, now_s, snake
 
+CLIENT_FLAGS = (
+    "receivesReviewRequests",
+    "receivesReminders",
+    "receivesFollowUps",
+    "receivesQuoteFollowUps",
+    "receivesInvoiceFollowUps",
+)
+C = TypeVar("C", Email, Phone)
+
 
 class ClientsMixin(StoreCore):
     def _add_email(self, client: Client, address: str, primary: bool = True, description: str = "MAIN") -> Email:
-        if primary:
-            for e in client.emails:
-                e.primary = False
-        email = self._add(
-            Email(
-                pk=self._new_pk(Email),
-                address=address,
-                primary=primary,
-                description=description or "MAIN",
-                client=client,
-            )
-        )
-        client.emails.append(email)
-        return email
+        email = Email(pk=self._new_pk(Email), address=address, primary=primary, description=description or "MAIN")
+        return self._add_contact(client, client.emails, email)
 
     def _add_phone(
         self,
@@ -34,21 +31,48 @@ class ClientsMixin(StoreCore):
         primary: bool = True,
         description: str = "MOBILE",
     ) -> Phone:
-        if primary:
-            for p in client.phones:
-                p.primary = False
-        phone = self._add(
-            Phone(
-                pk=self._new_pk(Phone),
-                number=number,
-                sms_allowed=sms_allowed,
-                primary=primary,
-                description=description or "MOBILE",
-                client=client,
-            )
+        phone = Phone(
+            pk=self._new_pk(Phone),
+            number=number,
+            sms_allowed=sms_allowed,
+            primary=primary,
+            description=description or "MOBILE",
         )
-        client.phones.append(phone)
-        return phone
+        return self._add_contact(client, client.phones, phone)
+
+    def _add_contact(self, client: Client, contacts: list[C], contact: C) -> C:
+        """A client's new email or phone: a primary one takes over from the others."""
+        if contact.primary:
+            for other in contacts:
+                other.primary = False
+        contact.client = client
+        contacts.append(self._add(contact))
+        return contact
+
+    def _own_contact(self, client: Client, cls: type[C], contact_id: Any, label: str, path: list[str]) -> C:
+        contact = self.get(contact_id, cls)
+        if contact is None or contact.client is not client:
+            raise UserError(f"{label} not found", path)
+        return contact
+
+    def _apply_flags(self, client: Client, attrs: dict[str, Any]) -> None:
+        for flag in CLIENT_FLAGS:
+            if attrs.get(flag) is not None:
+                setattr(client, snake(flag), bool(attrs[flag]))
+
+    def _add_emails(self, client: Client, items: list[dict[str, Any]], by_position: bool) -> None:
+        """Without an explicit ``primary``, the first item is primary (creating) or the first of the client's."""
+        for i, e in enumerate(items):
+            if e.get("address"):
+                primary = bool(e.get("primary", i == 0 if by_position else not client.emails))
+                self._add_email(client, e["address"], primary, e.get("description") or "MAIN")
+
+    def _add_phones(self, client: Client, items: list[dict[str, Any]], by_position: bool) -> None:
+        for i, p in enumerate(items):
+            if p.get("number"):
+                primary = bool(p.get("primary", i == 0 if by_position else not client.phones))
+                sms_allowed = bool(p.get("smsAllowed", True))
+                self._add_phone(client, p["number"], sms_allowed, primary, p.get("description") or "MOBILE")
 
     def _add_property(self, client: Client, address: dict[str, Any], name: str | None = None) -> Property:
         now = now_s()
@@ -96,29 +120,9 @@ class ClientsMixin(StoreCore):
                     updated_at=now,
                 )
             )
-            for flag in (
-                "receivesReviewRequests",
-                "receivesReminders",
-                "receivesFollowUps",
-                "receivesQuoteFollowUps",
-                "receivesInvoiceFollowUps",
-            ):
-                if attrs.get(flag) is not None:
-                    setattr(client, snake(flag), bool(attrs[flag]))
-            for i, e in enumerate(attrs.get("emails") or []):
-                if e.get("address"):
-                    self._add_email(
-                        client, e["address"], bool(e.get("primary", i == 0)), e.get("description") or "MAIN"
-                    )
-            for i, p in enumerate(attrs.get("phones") or []):
-                if p.get("number"):
-                    self._add_phone(
-                        client,
-                        p["number"],
-                        bool(p.get("smsAllowed", True)),
-                        bool(p.get("primary", i == 0)),
-                        p.get("description") or "MOBILE",
-                    )
+            self._apply_flags(client, attrs)
+            self._add_emails(client, attrs.get("emails") or [], by_position=True)
+            self._add_phones(client, attrs.get("phones") or [], by_position=True)
             if attrs.get("billingAddress"):
                 client.billing_address = client_address(attrs["billingAddress"])
             props = [
@@ -138,50 +142,21 @@ class ClientsMixin(StoreCore):
                     setattr(client, snake(key), attrs[key])
             if attrs.get("isCompany") is not None:
                 client.is_company = bool(attrs["isCompany"])
-            for flag in (
-                "receivesReviewRequests",
-                "receivesReminders",
-                "receivesFollowUps",
-                "receivesQuoteFollowUps",
-                "receivesInvoiceFollowUps",
-            ):
-                if attrs.get(flag) is not None:
-                    setattr(client, snake(flag), bool(attrs[flag]))
-            for e in attrs.get("emailsToAdd") or []:
-                if e.get("address"):
-                    self._add_email(
-                        client,
-                        e["address"],
-                        bool(e.get("primary", not client.emails)),
-                        e.get("description") or "MAIN",
-                    )
+            self._apply_flags(client, attrs)
+            self._add_emails(client, attrs.get("emailsToAdd") or [], by_position=False)
             for e in attrs.get("emailsToEdit") or []:
-                email = self.get(e.get("id"), Email)
-                if email is None or email.client is not client:
-                    raise UserError("Email not found", ["input", "emailsToEdit", "id"])
+                email = self._own_contact(client, Email, e.get("id"), "Email", ["input", "emailsToEdit", "id"])
                 email.address = e.get("address") or email.address
                 if e.get("primary"):
                     for other in client.emails:
                         other.primary = other is email
             for eid in attrs.get("emailsToDelete") or []:
-                email = self.get(eid, Email)
-                if email is None or email.client is not client:
-                    raise UserError("Email not found", ["input", "emailsToDelete"])
+                email = self._own_contact(client, Email, eid, "Email", ["input", "emailsToDelete"])
                 client.emails.remove(email)
                 self.table("Email").pop(email.pk, None)
-            for p in attrs.get("phonesToAdd") or []:
-                if p.get("number"):
-                    self._add_phone(
-                        client,
-                        p["number"],
-                        bool(p.get("smsAllowed", True)),
-                        bool(p.get("primary", not client.phones)),
-                        p.get("description") or "MOBILE",
-                    )
+            self._add_phones(client, attrs.get("phonesToAdd") or [], by_position=False)
             for p in attrs.get("phonesToEdit") or []:
-                phone = self.get(p.get("id"), Phone)
-                if phone is None or phone.client is not client:
-                    raise UserError("Phone number not found", ["input", "phonesToEdit", "id"])
+                phone = self._own_contact(client, Phone, p.get("id"), "Phone number", ["input", "phonesToEdit", "id"])
                 phone.number = p.get("number") or phone.number
                 if p.get("smsAllowed") is not None:
                     phone.sms_allowed = bool(p["smsAllowed"])
@@ -189,9 +164,7 @@ class ClientsMixin(StoreCore):
                     for other_phone in client.phones:
                         other_phone.primary = other_phone is phone
             for pid in attrs.get("phonesToDelete") or []:
-                phone = self.get(pid, Phone)
-                if phone is None or phone.client is not client:
-                    raise UserError("Phone number not found", ["input", "phonesToDelete"])
+                phone = self._own_contact(client, Phone, pid, "Phone number", ["input", "phonesToDelete"])
                 client.phones.remove(phone)
                 self.table("ClientPhoneNumber").pop(phone.pk, None)
             for label in attrs.get("tagsToAdd") or []:

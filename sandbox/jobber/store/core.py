@@ -23,10 +23,12 @@ from ..models import (
     Client,
     Expense,
     Invoice,
+    InvoiceLineItem,
     Job,
     Payment,
     Property,
     Quote,
+    QuoteLineItem,
     Record,
     Request,
     Task,
@@ -41,6 +43,7 @@ from .values import UserError, find_zone, now_s
 from .views import brief
 
 R = TypeVar("R", bound=Record)
+P = TypeVar("P", InvoiceLineItem, QuoteLineItem)
 
 
 # Settings that POST /sandbox/config (and SandboxStore.configure) may change at run time.
@@ -160,6 +163,25 @@ class StoreCore:
         name = self._gid(cls)
         self._next_pk[name] = self._next_pk.get(name, 0) + 1
         return self._next_pk[name]
+
+    def _new_priced_item(
+        self, cls: type[P], attrs: dict[str, Any], quantity: float, unit_price: Any, now: datetime, **extra: Any
+    ) -> P:
+        """An invoice's or a quote's line item from its input attributes (``extra``: the kind's own fields)."""
+        return self._add(
+            cls(
+                pk=self._new_pk(cls),
+                name=attrs["name"],
+                description=attrs.get("description") or "",
+                quantity=quantity,
+                unit_price=float(unit_price or 0),
+                taxable=attrs.get("taxable") is not False,
+                category=attrs.get("category") or "SERVICE",
+                created_at=now,
+                updated_at=now,
+                **extra,
+            )
+        )
 
     def get(self, encoded_id: Any, cls: type[R]) -> R | None:
         """The record of that type for an EncodedId, or None (unknown, deleted, wrong type, malformed)."""

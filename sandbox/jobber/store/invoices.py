@@ -60,20 +60,7 @@ class InvoicesMixin(StoreCore):
                 qty = float(li["quantity"]) if li.get("quantity") is not None else 1.0
                 price = li.get("unitPrice") if li.get("unitPrice") is not None else li.get("cost")
                 invoice.line_items.append(
-                    self._add(
-                        InvoiceLineItem(
-                            pk=self._new_pk(InvoiceLineItem),
-                            name=li["name"],
-                            description=li.get("description") or "",
-                            quantity=qty,
-                            unit_price=float(price or 0),
-                            taxable=li.get("taxable") is not False,
-                            category=li.get("category") or "SERVICE",
-                            date=parse_dt(li.get("date")),
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
+                    self._new_priced_item(InvoiceLineItem, li, qty, price, now, date=parse_dt(li.get("date")))
                 )
             client.invoices.append(invoice)
             for job in jobs:

@@ -43,6 +43,20 @@ class JobsMixin(Removal):
         recompute_schedule(job)
         return visit
 
+    def _new_line_item(self, attrs: dict[str, Any], now: datetime) -> LineItem:
+        return self._add(
+            LineItem(
+                pk=self._new_pk(LineItem),
+                name=attrs.get("name") or "",
+                description=attrs.get("description") or "",
+                quantity=float(attrs.get("quantity") or 0),
+                unit_price=float(attrs.get("unitPrice") or 0),
+                taxable=bool(attrs.get("taxable", True)),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
     def job_create(self, attrs: dict[str, Any]) -> Job:
         with self.lock:
             prop = self._require(attrs.get("propertyId"), Property, "propertyId")
@@ -56,20 +70,7 @@ class JobsMixin(Removal):
             items = []
             now = now_s()
             for li in attrs.get("lineItems") or []:
-                items.append(
-                    self._add(
-                        LineItem(
-                            pk=self._new_pk(LineItem),
-                            name=li.get("name") or "",
-                            description=li.get("description") or "",
-                            quantity=float(li.get("quantity") or 0),
-                            unit_price=float(li.get("unitPrice") or 0),
-                            taxable=bool(li.get("taxable", True)),
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
-                )
+                items.append(self._new_line_item(li, now))
             invoicing = attrs.get("invoicing") or {}
             job = self._add(
                 Job(
@@ -283,18 +284,7 @@ class JobsMixin(Removal):
             for li in line_items:
                 if not li.get("name"):
                     raise UserError("Line item name can't be blank", ["input", "lineItems", "name"])
-                item = self._add(
-                    LineItem(
-                        pk=self._new_pk(LineItem),
-                        name=li["name"],
-                        description=li.get("description") or "",
-                        quantity=float(li.get("quantity") or 0),
-                        unit_price=float(li.get("unitPrice") or 0),
-                        taxable=bool(li.get("taxable", True)),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+                item = self._new_line_item(li, now)
                 visit.line_items.append(item)
                 if visit.job is not None:
                     visit.job.line_items.append(item)

@@ -51,26 +51,14 @@ class QuotesMixin(StoreCore):
                 price = li.get("unitPrice")
                 if price is None and li.get("totalPrice") is not None:
                     price = float(li["totalPrice"]) / qty if qty else 0.0
-                quote.line_items.append(
-                    self._add(
-                        QuoteLineItem(
-                            pk=self._new_pk(QuoteLineItem),
-                            name=li["name"],
-                            description=li.get("description") or "",
-                            quantity=qty,
-                            unit_price=float(price or 0),
-                            taxable=li.get("taxable") is not False,
-                            category=li.get("category") or "SERVICE",
-                            optional=bool(li.get("optional")),
-                            recommended=li.get("recommended"),
-                            text_only=bool(li.get("textOnly")),
-                            unit_cost=li.get("unitCost"),
-                            sort_order=order,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                    )
-                )
+                extra = {
+                    "optional": bool(li.get("optional")),
+                    "recommended": li.get("recommended"),
+                    "text_only": bool(li.get("textOnly")),
+                    "unit_cost": li.get("unitCost"),
+                    "sort_order": order,
+                }
+                quote.line_items.append(self._new_priced_item(QuoteLineItem, li, qty, price, now, **extra))
             client.quotes.append(quote)
             prop.quotes.append(quote)
         self._emit("QUOTE_CREATE", quote)

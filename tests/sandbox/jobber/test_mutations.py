@@ -366,3 +366,94 @@ def test_quote_and_invoice_line_items_are_kept(make_sandbox) -> None:  # type: i
         {"id": sb.store.invoices[0].id},
     )
     assert seeded["data"]["invoice"]["lineItems"]["nodes"][0]["totalPrice"] == sb.store.invoices[0].subtotal
+
+
+def test_client_edit_adds_edits_and_deletes_emails_and_phones_keeping_one_primary() -> None:
+    from sandbox.jobber import SandboxConfig, SandboxStore, UserError
+
+    store = SandboxStore(SandboxConfig(seed=5, clients=2, jobs=2, invoices=1, quotes=1, users=1))
+    try:
+        client = store.client_create(
+            {
+                "firstName": "Ada",
+                "lastName": "Byron",
+                "emails": [{"address": "ada@example.com"}, {"address": "ada@work.example"}],
+                "phones": [{"number": "+1 512-555-0100"}, {"number": "+1 512-555-0101", "smsAllowed": False}],
+            }
+        )
+        emails = [(e.address, e.primary) for e in client.emails]
+        assert emails == [("ada@example.com", True), ("ada@work.example", False)]
+        assert [(p.number, p.primary, p.sms_allowed) for p in client.phones] == [
+            ("+1 512-555-0100", True, True),
+            ("+1 512-555-0101", False, False),
+        ]
+        work_email, work_phone = client.emails[1], client.phones[1]
+        store.client_edit(
+            client.id,
+            {
+                "emailsToAdd": [{"address": "ada@new.example", "primary": True}],
+                "emailsToEdit": [{"id": work_email.id, "address": "ada@labs.example"}],
+                "phonesToEdit": [{"id": work_phone.id, "smsAllowed": True, "primary": True}],
+                "phonesToDelete": [client.phones[0].id],
+            },
+        )
+        assert [(e.address, e.primary) for e in client.emails] == [
+            ("ada@example.com", False),
+            ("ada@labs.example", False),
+            ("ada@new.example", True),
+        ]
+        assert [(p.number, p.primary, p.sms_allowed) for p in client.phones] == [("+1 512-555-0101", True, True)]
+        store.client_edit(client.id, {"emailsToDelete": [client.emails[0].id], "emailsToAdd": [{"address": "x@y.z"}]})
+        assert [(e.address, e.primary) for e in client.emails] == [
+            ("ada@labs.example", False),
+            ("ada@new.example", True),
+            ("x@y.z", False),
+        ]
+        other = store.clients[0]
+        with pytest.raises(UserError, match="Phone number not found") as refused:
+            store.client_edit(client.id, {"phonesToEdit": [{"id": other.phones[0].id, "number": "1"}]})
+        assert refused.value.path == ["input", "phonesToEdit", "id"]
+        with pytest.raises(UserError, match="Email not found"):
+            store.client_edit(client.id, {"emailsToDelete": [other.emails[0].id]})
+    finally:
+        store.close()
+
+
+def test_invoice_and_quote_line_items_keep_their_own_fields() -> None:
+    from sandbox.jobber import SandboxConfig, SandboxStore
+
+    store = SandboxStore(SandboxConfig(seed=5, clients=2, jobs=2, invoices=1, quotes=1, users=1))
+    try:
+        client = store.clients[0]
+        prop = client.client_properties[0]
+        invoice = store.invoice_create(
+            {
+                "clientId": client.id,
+                "lineItems": [
+                    {"name": "Labour", "quantity": 2, "unitPrice": 50, "date": "2026-01-02"},
+                    {"name": "Parts", "cost": 30, "taxable": False, "category": "PRODUCT"},
+                ],
+            }
+        )
+        assert [(i.name, i.quantity, i.unit_price, i.taxable, i.category) for i in invoice.line_items] == [
+            ("Labour", 2.0, 50.0, True, "SERVICE"),
+            ("Parts", 1.0, 30.0, False, "PRODUCT"),
+        ]
+        assert invoice.line_items[0].date is not None and invoice.subtotal == 130.0
+        quote = store.quote_create(
+            {
+                "clientId": client.id,
+                "propertyId": prop.id,
+                "lineItems": [
+                    {"name": "Estimate", "totalPrice": 90, "quantity": 3, "optional": True},
+                    {"name": "Note", "textOnly": True, "unitCost": 4},
+                ],
+            }
+        )
+        items = [(i.name, i.unit_price, i.optional, i.text_only, i.unit_cost, i.sort_order) for i in quote.line_items]
+        assert items == [
+            ("Estimate", 30.0, True, False, None, 0),
+            ("Note", 0.0, False, True, 4, 1),
+        ]
+    finally:
+        store.close()
