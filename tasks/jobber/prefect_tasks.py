@@ -20,20 +20,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.jobber.actions import (
-    ACTIONS,
-    clients,
-    expenses,
-    invoices,
-    jobs,
-    properties,
-    quotes,
-    raw,
-    requests,
-    users,
-    visits,
-    work_tasks,
-)
+from tasks.jobber import actions
+from tasks.jobber.actions import ACTIONS
 from tasks.jobber.client import JobberClient
 from tasks.retry import transient_retries
 
@@ -77,63 +65,63 @@ def _task(action: Callable[Concatenate[JobberClient, P], R], run_name: str) -> T
 
 
 # -- jobs
-search_jobs = _task(jobs.search_jobs, "search jobs")
-get_job = _task(jobs.get_job, "get job {job_id}")
-create_job = _task(jobs.create_job, "create job on property {property_id}")
-update_job = _task(jobs.update_job, "update job {job_id}")
-close_job = _task(jobs.close_job, "close job {job_id}")
-reopen_job = _task(jobs.reopen_job, "reopen job {job_id}")
+search_jobs = _task(actions.jobs.search_jobs, "search jobs")
+get_job = _task(actions.jobs.get_job, "get job {job_id}")
+create_job = _task(actions.jobs.create_job, "create job on property {property_id}")
+update_job = _task(actions.jobs.update_job, "update job {job_id}")
+close_job = _task(actions.jobs.close_job, "close job {job_id}")
+reopen_job = _task(actions.jobs.reopen_job, "reopen job {job_id}")
 # -- visits
-get_visit = _task(visits.get_visit, "get visit {visit_id}")
-create_visit = _task(visits.create_visit, "create visit on job {job_id}")
-update_visit = _task(visits.update_visit, "update visit {visit_id}")
-delete_visit = _task(visits.delete_visit, "delete visit {visit_id}")
-complete_visit = _task(visits.complete_visit, "complete visit {visit_id}")
-uncomplete_visit = _task(visits.uncomplete_visit, "mark visit {visit_id} incomplete")
-add_visit_line_item = _task(visits.add_visit_line_item, "add line item {name} to visit {visit_id}")
+get_visit = _task(actions.visits.get_visit, "get visit {visit_id}")
+create_visit = _task(actions.visits.create_visit, "create visit on job {job_id}")
+update_visit = _task(actions.visits.update_visit, "update visit {visit_id}")
+delete_visit = _task(actions.visits.delete_visit, "delete visit {visit_id}")
+complete_visit = _task(actions.visits.complete_visit, "complete visit {visit_id}")
+uncomplete_visit = _task(actions.visits.uncomplete_visit, "mark visit {visit_id} incomplete")
+add_visit_line_item = _task(actions.visits.add_visit_line_item, "add line item {name} to visit {visit_id}")
 # -- clients
-search_clients = _task(clients.search_clients, "search clients")
-get_client = _task(clients.get_client, "get client {client_id}")
-create_client = _task(clients.create_client, "create client {first_name} {last_name}")
-update_client = _task(clients.update_client, "update client {client_id}")
-archive_client = _task(clients.archive_client, "archive client {client_id}")
+search_clients = _task(actions.clients.search_clients, "search clients")
+get_client = _task(actions.clients.get_client, "get client {client_id}")
+create_client = _task(actions.clients.create_client, "create client {first_name} {last_name}")
+update_client = _task(actions.clients.update_client, "update client {client_id}")
+archive_client = _task(actions.clients.archive_client, "archive client {client_id}")
 # -- invoices
-search_invoices = _task(invoices.search_invoices, "search invoices")
-get_invoice = _task(invoices.get_invoice, "get invoice {invoice_id}")
-update_invoice = _task(invoices.update_invoice, "update invoice {invoice_id}")
+search_invoices = _task(actions.invoices.search_invoices, "search invoices")
+get_invoice = _task(actions.invoices.get_invoice, "get invoice {invoice_id}")
+update_invoice = _task(actions.invoices.update_invoice, "update invoice {invoice_id}")
 # -- quotes
-search_quotes = _task(quotes.search_quotes, "search quotes")
-get_quote = _task(quotes.get_quote, "get quote {quote_id}")
-create_quote = _task(quotes.create_quote, "create quote for client {client_id}")
-update_quote = _task(quotes.update_quote, "update quote {quote_id}")
-close_quote = _task(quotes.close_quote, "close quote {quote_id} (not in Jobber's API)")
-create_quote_note = _task(quotes.create_quote_note, "add note to quote {quote_id}")
-update_quote_note = _task(quotes.update_quote_note, "update quote note {note_id}")
+search_quotes = _task(actions.quotes.search_quotes, "search quotes")
+get_quote = _task(actions.quotes.get_quote, "get quote {quote_id}")
+create_quote = _task(actions.quotes.create_quote, "create quote for client {client_id}")
+update_quote = _task(actions.quotes.update_quote, "update quote {quote_id}")
+close_quote = _task(actions.quotes.close_quote, "close quote {quote_id} (not in Jobber's API)")
+create_quote_note = _task(actions.quotes.create_quote_note, "add note to quote {quote_id}")
+update_quote_note = _task(actions.quotes.update_quote_note, "update quote note {note_id}")
 # -- properties
-search_properties = _task(properties.search_properties, "search properties")
-get_property = _task(properties.get_property, "get property {property_id}")
-create_property = _task(properties.create_property, "create property for client {client_id}")
-update_property = _task(properties.update_property, "update property {property_id}")
+search_properties = _task(actions.properties.search_properties, "search properties")
+get_property = _task(actions.properties.get_property, "get property {property_id}")
+create_property = _task(actions.properties.create_property, "create property for client {client_id}")
+update_property = _task(actions.properties.update_property, "update property {property_id}")
 # -- tasks (Jobber's to-dos)
-get_task = _task(work_tasks.get_task, "get task {task_id}")
-create_task = _task(work_tasks.create_task, "create task {title}")
-update_task = _task(work_tasks.update_task, "update task {task_id}")
-delete_task = _task(work_tasks.delete_task, "delete task {task_id}")
-archive_task = _task(work_tasks.archive_task, "archive task {task_id} (not in Jobber's API)")
+get_task = _task(actions.work_tasks.get_task, "get task {task_id}")
+create_task = _task(actions.work_tasks.create_task, "create task {title}")
+update_task = _task(actions.work_tasks.update_task, "update task {task_id}")
+delete_task = _task(actions.work_tasks.delete_task, "delete task {task_id}")
+archive_task = _task(actions.work_tasks.archive_task, "archive task {task_id} (not in Jobber's API)")
 # -- users
-search_users = _task(users.search_users, "search users")
-create_user = _task(users.create_user, "create user {first_name} {last_name} (not in Jobber's API)")
+search_users = _task(actions.users.search_users, "search users")
+create_user = _task(actions.users.create_user, "create user {first_name} {last_name} (not in Jobber's API)")
 # -- expenses
-get_expense = _task(expenses.get_expense, "get expense {expense_id}")
-create_expense = _task(expenses.create_expense, "create expense {title}")
-update_expense = _task(expenses.update_expense, "update expense {expense_id}")
-delete_expense = _task(expenses.delete_expense, "delete expense {expense_id}")
+get_expense = _task(actions.expenses.get_expense, "get expense {expense_id}")
+create_expense = _task(actions.expenses.create_expense, "create expense {title}")
+update_expense = _task(actions.expenses.update_expense, "update expense {expense_id}")
+delete_expense = _task(actions.expenses.delete_expense, "delete expense {expense_id}")
 # -- requests
-get_request = _task(requests.get_request, "get request {request_id}")
-create_request = _task(requests.create_request, "create request for client {client_id}")
-archive_request = _task(requests.archive_request, "archive request {request_id}")
+get_request = _task(actions.requests.get_request, "get request {request_id}")
+create_request = _task(actions.requests.create_request, "create request for client {client_id}")
+archive_request = _task(actions.requests.archive_request, "archive request {request_id}")
 # -- raw: may be a mutation, so never retried at the task level
-make_api_call = _task(raw.make_api_call, "Jobber API call")
+make_api_call = _task(actions.raw.make_api_call, "Jobber API call")
 
 TASKS: dict[str, Task[..., Any]] = {
     t.name.removeprefix("jobber."): t for t in list(globals().values()) if isinstance(t, Task)

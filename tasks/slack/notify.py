@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
-from tasks.jobber.models import Invoice, PaymentRecord
+from tasks.jobber.models import PaymentRecord
 from tasks.settings import Settings, get_settings
 from tasks.slack import outbox
 from tasks.slack.context import (
@@ -40,7 +40,6 @@ from tasks.slack.context import (
     job_context,
     jobber_time_text,
     quote_context,
-    read,
     review_failed_context,
 )
 from tasks.slack.kinds import REVIEW_FAILED_TOPIC, TOPIC_KINDS, NotificationKind
@@ -110,21 +109,29 @@ def jobber_fetcher(client: JobberClient) -> ItemFetcher:
     return fetch
 
 
-def _invoice_paid(fetch: ItemFetcher, invoice_id: str, account_id: str | None) -> Notification | Skip:
-    kind = NotificationKind.INVOICE_PAID
-    node = fetch("slack/invoice", "invoice", invoice_id)
-    if node is None:
-        return Skip(kind, "the invoice is no longer in Jobber")
-    invoice = read(Invoice, node)
-    if invoice.invoice_status != "paid":
-        return Skip(kind, f"invoice is {invoice.invoice_status or 'unknown'}, not paid")
-    context = invoice_context(invoice)
-    return Notification(
-        kind,
-        dedupe_key(kind, account_id, invoice_id),
-        render_message(kind, {"invoice": context}),
-        f"invoice #{context['number']}",
-    )
+@dataclass(frozen=True)
+class Source:
+    """Where a kind's notification comes from: the document refetched (and the root field of its answer,
+    also the template's name for the record), the context built from it, and what it is about."""
+
+    document: str
+    root: str
+    context: Callable[[Mapping[str, Any]], dict[str, Any]]
+    subject: Callable[[dict[str, Any]], str]
+
+
+_INVOICE = Source("slack/invoice", "invoice", invoice_context, lambda ctx: f"invoice #{ctx['number']}")
+SOURCES: dict[NotificationKind, Source] = {
+    NotificationKind.CLIENT_CREATED: Source("slack/client", "client", client_context, lambda ctx: str(ctx["name"])),
+    NotificationKind.JOB_CLOSED: Source(
+        "slack/job", "job", job_context, lambda ctx: f"job #{ctx['number']} {ctx['title']}"
+    ),
+    NotificationKind.INVOICE_CREATED: _INVOICE,
+    NotificationKind.INVOICE_PAID: _INVOICE,
+    NotificationKind.QUOTE_APPROVED: Source(
+        "slack/quote", "quote", quote_context, lambda ctx: f"quote #{ctx['number']}"
+    ),
+}
 
 
 def plan_notification(
@@ -132,53 +139,24 @@ def plan_notification(
 ) -> Notification | Skip:
     """Refetch what a Jobber event names and render its notification, or say why there is none."""
     kind = TOPIC_KINDS.get(topic.strip().upper())
-    if kind is None or kind is NotificationKind.REVIEW_FAILED:
+    if kind is None or kind not in SOURCES:
         return Skip(None, f"{topic} is not a Jobber event Slack is notified of")
-    if kind is NotificationKind.INVOICE_PAID:
-        if topic.upper() == "PAYMENT_CREATE":
-            payment = fetch("slack/payment", "paymentRecord", item_id)
-            paid = PaymentRecord.read(payment)[0].invoice if payment else None
-            if paid is None:
-                return Skip(kind, "the payment is not for an invoice (or is gone)")
-            return _invoice_paid(fetch, paid.id, account_id)
-        return _invoice_paid(fetch, item_id, account_id)
-    if kind is NotificationKind.CLIENT_CREATED:
-        node = fetch("slack/client", "client", item_id)
-        if node is None:
-            return Skip(kind, "the client is no longer in Jobber")
-        ctx = client_context(node)
-        return Notification(
-            kind, dedupe_key(kind, account_id, item_id), render_message(kind, {"client": ctx}), ctx["name"]
-        )
-    if kind is NotificationKind.JOB_CLOSED:
-        node = fetch("slack/job", "job", item_id)
-        if node is None:
-            return Skip(kind, "the job is no longer in Jobber")
-        ctx = job_context(node)
-        closed_at = jobber_time_text(ctx["completed_at"]) or occurred_at
-        return Notification(
-            kind,
-            dedupe_key(kind, account_id, item_id, closed_at),
-            render_message(kind, {"job": ctx}),
-            f"job #{ctx['number']} {ctx['title']}",
-        )
-    if kind is NotificationKind.INVOICE_CREATED:
-        node = fetch("slack/invoice", "invoice", item_id)
-        if node is None:
-            return Skip(kind, "the invoice is no longer in Jobber")
-        ctx = invoice_context(node)
-        return Notification(
-            kind,
-            dedupe_key(kind, account_id, item_id),
-            render_message(kind, {"invoice": ctx}),
-            f"invoice #{ctx['number']}",
-        )
-    node = fetch("slack/quote", "quote", item_id)  # QUOTE_APPROVED
+    if kind is NotificationKind.INVOICE_PAID and topic.strip().upper() == "PAYMENT_CREATE":
+        payment = fetch("slack/payment", "paymentRecord", item_id)
+        paid = PaymentRecord.read(payment)[0].invoice if payment else None
+        if paid is None:
+            return Skip(kind, "the payment is not for an invoice (or is gone)")
+        item_id = paid.id
+    source = SOURCES[kind]
+    node = fetch(source.document, source.root, item_id)
     if node is None:
-        return Skip(kind, "the quote is no longer in Jobber")
-    ctx = quote_context(node)
+        return Skip(kind, f"the {source.root} is no longer in Jobber")
+    ctx = source.context(node)
+    if kind is NotificationKind.INVOICE_PAID and ctx["status"] != "paid":
+        return Skip(kind, f"invoice is {ctx['status'] or 'unknown'}, not paid")
+    key = (item_id, jobber_time_text(ctx["completed_at"]) or occurred_at) if "completed_at" in ctx else (item_id,)
     return Notification(
-        kind, dedupe_key(kind, account_id, item_id), render_message(kind, {"quote": ctx}), f"quote #{ctx['number']}"
+        kind, dedupe_key(kind, account_id, *key), render_message(kind, {source.root: ctx}), source.subject(ctx)
     )
 
 
