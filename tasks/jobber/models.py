@@ -28,7 +28,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, MutableMapping
 from copy import deepcopy
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
@@ -57,9 +57,12 @@ def _connection(value: Any) -> Any:
 
 def parse_time(value: Any) -> datetime | None:
     """A Jobber time (``ISO8601DateTime``/``ISO8601Date``: ``Z``, an offset, or none) as an aware datetime,
-    UTC when it names no zone; None when empty or unreadable. Datetimes pass through (made aware)."""
+    UTC when it names no zone; None when empty or unreadable. Datetimes pass through (made aware); a date
+    is its midnight, UTC."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if value is None or isinstance(value, bool | Mapping | list):
         return None
     text = str(value).strip()

@@ -6,9 +6,10 @@ every piece of text that came from a user or from Jobber is escaped before it is
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
+
+from tasks.jobber.models import parse_time
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
@@ -39,24 +40,9 @@ def link(url: object, label: object) -> str:
     return f"<{safe}|{text}>" if safe else text
 
 
-def parse_datetime(value: Any) -> datetime | None:
-    """Jobber's ISO 8601 timestamps (and datetimes from the database) as aware UTC datetimes."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def slack_date(value: Any, fmt: str = "{date_short_pretty}") -> str:
     """Slack's `<!date^…>`: each reader sees the date in their own time zone; the fallback is the UTC date."""
-    when = parse_datetime(value)
+    when = parse_time(value)
     if when is None:
         return ""
     fallback = f"{when:%b} {when.day}, {when.year}"

@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError
 
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
+from tasks.jobber.models import parse_time
 from tasks.store.db import unit_of_work
 from tasks.store.models import SYNCED_MODELS
 from tasks.sync.mapping import MAPPERS, MappedRecord, RecordIssue
@@ -187,14 +188,14 @@ def sync_resource(
         if strategy.newest_first and mode == "incremental" and watermark is not None:
             keep = []
             for node in nodes:
-                updated = _parse(node.get("updatedAt"))
+                updated = parse_time(node.get("updatedAt"))
                 if updated is not None and updated < watermark - OVERLAP:
                     stop = True
                     break
                 keep.append(node)
             nodes = keep
         seen.update(str(n["id"]) for n in nodes if n.get("id"))
-        page_high = latest(_parse(n.get("updatedAt")) for n in nodes)
+        page_high = latest(parse_time(n.get("updatedAt")) for n in nodes)
         high_water = latest([high_water, page_high])
         finished = stop or not more
 
@@ -268,16 +269,6 @@ def _delete_missing(engine: Engine, resource: str, account_key: str, seen: set[s
         for start in range(0, len(gone), 500):
             session.execute(delete(table).where(table.c.id.in_(gone[start : start + 500])))
     return len(gone)
-
-
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def sync_all(

@@ -254,6 +254,8 @@ def test_jobber_times_are_aware_whatever_zone_jobber_writes() -> None:
     assert parse_time("2026-12-01T17:11:31-06:00") == datetime(2026, 12, 1, 23, 11, 31, tzinfo=UTC)
     assert parse_time("2026-12-01T23:11:31") == datetime(2026, 12, 1, 23, 11, 31, tzinfo=UTC)
     assert parse_time("2026-12-01") == datetime(2026, 12, 1, tzinfo=UTC)
+    assert parse_time(datetime(2026, 12, 1, 23, 11, 31).date()) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert parse_time(datetime(2026, 12, 1, 23, 11, 31)) == datetime(2026, 12, 1, 23, 11, 31, tzinfo=UTC)
     assert parse_time("") is None and parse_time("tomorrow") is None and parse_time(None) is None
     offset = Job.model_validate({"id": "j", "completedAt": "2026-12-01T17:11:31-06:00"}).completed_at
     assert (
