@@ -2,7 +2,9 @@
 
 prefect.yaml stays the one place where deployments are described: `prefect deploy --all` registers them
 on a server with work pools, and this runner reads the same file and serves them with `prefect.serve`,
-schedules and event triggers included, so a contractor's edit takes effect in both.
+schedules and event triggers included, so a contractor's edit takes effect in both. One exception: the
+review settings of jobber-events, which Prefect holds once the deployment exists; the runner registers it
+with the stored ones (tasks/review_settings_source.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 from tasks.deployment_specs import (  # noqa: F401 - re-exported: the runner's public names
     PREFECT_YAML,
     PROJECT_DIR,
-    _merge,
     deployment_parameters,
+    merge_parameters,
     parameter_overrides,
     read_deployment_specs,
 )
@@ -53,7 +55,7 @@ def build_runner_deployments(
             flow.to_deployment(
                 name=spec["name"],
                 description=spec.get("description"),
-                parameters=_merge(spec.get("parameters") or {}, (overrides or {}).get(spec["name"], {})),
+                parameters=merge_parameters(spec.get("parameters") or {}, (overrides or {}).get(spec["name"], {})),
                 schedules=_schedules(spec),
                 triggers=triggers or None,
                 enforce_parameter_schema=bool(spec.get("enforce_parameter_schema", True)),
@@ -68,4 +70,16 @@ def serve_all(names: list[str] | None = None, *, limit: int | None = None) -> No
     """Serve the deployments (blocks). Poll often: latency from an event to its run matters here."""
     from prefect import serve
 
-    serve(*build_runner_deployments(names=names, overrides=parameter_overrides()), limit=limit)
+    from tasks.review_settings_source import DEPLOYMENT, PARAMETER, settings_to_register
+    from tasks.store.migrate import upgrade_database
+
+    upgrade_database()  # process start: the runs it serves check the schema, never migrate
+    deployments = build_runner_deployments(names=names, overrides=parameter_overrides())
+    for deployment in deployments:
+        if deployment.name == DEPLOYMENT:
+            # Prefect holds the review settings once the deployment exists: registering it again must not
+            # put prefect.yaml's back over an edit made in the UI.
+            stored = settings_to_register()
+            if stored is not None:
+                deployment.parameters[PARAMETER] = stored
+    serve(*deployments, limit=limit)

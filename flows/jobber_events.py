@@ -6,17 +6,16 @@
   the inbox, refreshes, plans review requests, queues Slack, sends what is due now, and names itself and
   leaves a table (one row per event) after what it did. Background tasks start in a long-lived worker
   (tenths of a second), where a deployment run starts a new process (seconds): the instant path is this.
-- `jobber_events`: the `jobber-events` deployment. Its parameters hold the contractor's review settings
-  (the task worker reads them from this deployment, so an edit in prefect.yaml or the Prefect UI applies
-  to both), and its schedule sweeps up what a lost wake-up left behind.
+- `jobber_events`: the `jobber-events` deployment. Its `settings` parameter is where Prefect holds the
+  contractor's review settings, the one store every reader uses (tasks/review_settings_source.py: an edit
+  in the Prefect UI reaches the task runs within 30 s), and its schedule sweeps up what a lost wake-up left
+  behind.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -25,35 +24,6 @@ from tasks.events.handler import Context, DrainResult, drain
 from tasks.reviews.settings import ReviewSettings
 
 log = logging.getLogger(__name__)
-
-DEPLOYMENT = "jobber-events/jobber-events"  # flow name / deployment name in prefect.yaml
-SETTINGS_TTL_S = 30.0
-
-_settings_cache: dict[str, tuple[float, ReviewSettings | None]] = {}
-
-
-def contractor_settings(*, now: float | None = None) -> ReviewSettings | None:
-    """The review settings of the `jobber-events` deployment as Prefect has them (re-read every 30 s), else
-    prefect.yaml's (with JOBBERFLOW_PARAMETER_OVERRIDES); None when neither has any."""
-    now = time.monotonic() if now is None else now
-    cached = _settings_cache.get("settings")
-    if cached is not None and now - cached[0] < SETTINGS_TTL_S:
-        return cached[1]
-    raw: Any = None
-    try:
-        from prefect.client.orchestration import get_client
-
-        with get_client(sync_client=True) as client:
-            raw = (client.read_deployment_by_name(DEPLOYMENT).parameters or {}).get("settings")
-    except Exception as exc:  # noqa: BLE001 - not deployed yet, or Prefect busy: prefect.yaml says the same
-        log.debug("Reading the %s deployment failed (%s); using prefect.yaml", DEPLOYMENT, type(exc).__name__)
-    if raw is None:
-        from tasks.deployment_specs import deployment_parameters
-
-        raw = (deployment_parameters("jobber-events") or {}).get("settings")
-    settings = ReviewSettings.model_validate(raw) if raw is not None else None
-    _settings_cache["settings"] = (now, settings)
-    return settings
 
 
 def build_context(review: ReviewSettings | None) -> Context:
@@ -66,8 +36,10 @@ def build_context(review: ReviewSettings | None) -> Context:
     from tasks.slack.factory import build_slack_sender
     from tasks.slack.routing import routes_from_settings
     from tasks.store.db import get_engine
+    from tasks.store.migrate import require_current_schema
 
     app = get_settings()
+    require_current_schema(app.resolved_database_url)  # one SELECT per process; never migrates
     branding = (
         branding_for(review, app)
         if review is not None
@@ -130,7 +102,9 @@ def _rename_task_run(name: str) -> None:
 @task(name="handle-jobber-events", task_run_name="jobber events", retries=0)
 def handle_jobber_events() -> dict[str, int]:
     """Do the work of every pending Jobber event (the inbox says which); see tasks/events/handler.py."""
-    result = drain(build_context(contractor_settings()))
+    from tasks.review_settings_source import review_settings
+
+    result = drain(build_context(review_settings()))
     _rename_task_run(result.run_name())
     if result.outcomes or result.decisions:
         _report(result, key="jobber-events")
@@ -139,7 +113,8 @@ def handle_jobber_events() -> dict[str, int]:
 
 
 def serve_event_worker(*, limit: int = 2) -> None:
-    """`jobberflow worker`: migrate, then serve `handle_jobber_events` until stopped (several may run)."""
+    """`jobberflow worker`: migrate (process start), then serve `handle_jobber_events` until stopped (several
+    may run); its task runs only check the schema."""
     from prefect.task_worker import serve
 
     from tasks.store.migrate import upgrade_database
@@ -153,9 +128,7 @@ def jobber_events(settings: ReviewSettings, stale_after_seconds: int = 60, budge
     """The scheduled sweep: handle the events still pending after `stale_after_seconds` (a wake-up Prefect
     dropped, no event worker running). Its `settings` are the review settings the event worker uses too."""
     from flows.review_request import _rename_run
-    from tasks.store.migrate import upgrade_database
 
-    upgrade_database()
     result = drain(
         build_context(settings), older_than=timedelta(seconds=stale_after_seconds), budget_s=float(budget_seconds)
     )

@@ -19,12 +19,7 @@ from prefect.artifacts import create_table_artifact
 from tasks.reviews.decision import Decision
 from tasks.reviews.prefect_tasks import dispatch_task, plan_event_task, poll_task
 from tasks.reviews.settings import ReviewSettings
-
-
-def _prepare_database() -> None:
-    from tasks.store.migrate import upgrade_database
-
-    upgrade_database()
+from tasks.store.migrate import require_current_schema
 
 
 def _rename_run(name: str) -> None:
@@ -63,7 +58,7 @@ def review_request(
     send_when_due: bool = True,
 ) -> str:
     """A Jobber event -> one review request planned (or skipped with its reason) and, if due now, sent."""
-    _prepare_database()
+    require_current_schema()
     logger = get_run_logger()
     decision = plan_event_task(topic, item_id, settings, occurred_at)
     decisions = [decision]
@@ -79,11 +74,18 @@ def review_request(
     return final.status
 
 
-@flow(name="review-poll", flow_run_name="review poll: {settings.trigger}")
-def review_poll(settings: ReviewSettings, initial_lookback_hours: int = 24) -> int:
+@flow(name="review-poll", flow_run_name="review poll")
+def review_poll(settings: ReviewSettings | None = None, initial_lookback_hours: int = 24) -> int:
     """Scheduled fallback: plan requests for what the trigger matched since the last poll. Returns how many
-    new requests were planned."""
-    _prepare_database()
+    new requests were planned. `settings` default to the contractor's (the jobber-events deployment's in
+    Prefect, tasks/review_settings_source.py); pass them only for a one-off run."""
+    require_current_schema()
+    if settings is None:
+        from tasks.review_settings_source import review_settings
+
+        settings = review_settings()
+        if settings is None:
+            raise LookupError("no review settings: the jobber-events deployment (and prefect.yaml) has none")
     result = poll_task(settings, initial_lookback_hours)
     planned = sum(1 for d in result.decisions if d.status == "planned")
     stopped = f" ({result.stopped})" if result.stopped else ""
@@ -97,7 +99,7 @@ def review_poll(settings: ReviewSettings, initial_lookback_hours: int = 24) -> i
 @flow(name="review-dispatch", flow_run_name="review dispatch")
 def review_dispatch(limit: int = 5000, concurrency: int = 8) -> dict[str, int]:
     """Every minute: send every due review request and follow-up, in one run."""
-    _prepare_database()
+    require_current_schema()
     result = dispatch_task(limit, concurrency)
     summary = result.summary
     text = ", ".join(f"{n} {status}" for status, n in sorted(summary.items())) or "nothing due"

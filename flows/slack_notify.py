@@ -11,12 +11,7 @@ from prefect.artifacts import create_table_artifact
 from tasks.slack.dispatch import DispatchResult
 from tasks.slack.notify import NotifyOutcome
 from tasks.slack.prefect_tasks import dispatch_task, notify_event_task
-
-
-def _prepare_database() -> None:
-    from tasks.store.migrate import upgrade_database
-
-    upgrade_database()
+from tasks.store.migrate import require_current_schema
 
 
 def dispatch_rows(result: DispatchResult) -> list[dict[str, Any]]:
@@ -37,7 +32,7 @@ def slack_notify(
     """Triggered by a Jobber event (`jobber.job.closed`, ...) or `jobberflow.review.failed`: queue the Slack
     notification in the outbox (once per event), then post whatever is due, this one included. If Slack is
     down the notification stays queued and `slack-dispatch` posts it later."""
-    _prepare_database()
+    require_current_schema()
     outcome = notify_event_task(topic, item_id, account_id, occurred_at)
     logger = get_run_logger()
     logger.info("%s %s: %s %s %s", topic, item_id, outcome.kind or "-", outcome.status, outcome.reason)
@@ -66,7 +61,7 @@ def slack_notify(
 def slack_dispatch(limit: int = 200, budget_seconds: float = 50.0, min_interval_seconds: float = 1.0) -> DispatchResult:
     """Every minute: post the Slack outbox's due notifications (at most one per second per channel), defer
     them through an outage and mark the ones Slack refuses for good as failed."""
-    _prepare_database()
+    require_current_schema()
     result = dispatch_task(limit=limit, budget_s=budget_seconds, min_interval_s=min_interval_seconds)
     counts = result.counts
     description = (

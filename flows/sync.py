@@ -8,15 +8,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
 
+from tasks.store.migrate import require_current_schema
 from tasks.sync.accuracy import COMPARED, accuracy_markdown
 from tasks.sync.prefect_tasks import compare_resource_task, refresh_record_task, sync_resource_task
 from tasks.sync.reconcile import RESOURCES, ResourceResult
-
-
-def _prepare_database() -> None:
-    from tasks.store.migrate import upgrade_database
-
-    upgrade_database()
 
 
 def summary_rows(results: list[ResourceResult]) -> list[dict[str, Any]]:
@@ -54,7 +49,7 @@ def jobber_sync(mode: str = "incremental", resources: list[str] | None = None) -
     unknown = sorted(set(chosen) - set(RESOURCES))
     if unknown:
         raise ValueError(f"unknown resources {unknown}; choose from {list(RESOURCES)}")
-    _prepare_database()
+    require_current_schema()
     progress_id = create_progress_artifact(progress=0.0, description=f"jobber sync ({mode})")
     results: list[ResourceResult] = []
     for i, resource in enumerate(chosen):
@@ -83,7 +78,7 @@ def jobber_sync(mode: str = "incremental", resources: list[str] | None = None) -
 @flow(name="jobber-refresh-record", flow_run_name="refresh {topic} {item_id}")
 def jobber_refresh_record(topic: str, item_id: str, account_id: str | None = None) -> str:
     """Triggered by a Jobber webhook event: refetch the one record it names (delete it on *_DESTROY)."""
-    _prepare_database()
+    require_current_schema()
     result = refresh_record_task(topic, item_id)
     get_run_logger().info("%s %s: %s %s", topic, item_id, result.resource, result.action)
     return result.action

@@ -1,9 +1,8 @@
 """prefect.yaml, read: the one description of every deployment and its parameters.
 
-The runner (deployments/runner.py) serves these entries, `prefect deploy --all` registers them, and the
-parts that need a deployment's parameters outside a run (the event worker's review settings when its
-deployment is not registered, the Make.com endpoint, `jobberflow reviews preview`) read them here, with
-JOBBERFLOW_PARAMETER_OVERRIDES laid over them as the runner does.
+The runner (deployments/runner.py) serves these entries and `prefect deploy --all` registers them, with
+JOBBERFLOW_PARAMETER_OVERRIDES laid over them as the runner does. The review settings of jobber-events are
+only seeded from here: once that deployment exists, Prefect holds them (tasks/review_settings_source.py).
 """
 
 from __future__ import annotations
@@ -26,12 +25,12 @@ def read_deployment_specs(path: Path = PREFECT_YAML) -> list[dict[str, Any]]:
     return specs
 
 
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+def merge_parameters(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` laid over `base`, nested dicts merged key by key."""
     merged = dict(base)
     for key, value in changes.items():
-        merged[key] = (
-            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-        )
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_parameters(merged[key], value) if nested else value
     return merged
 
 
@@ -49,5 +48,5 @@ def deployment_parameters(name: str, path: Path = PREFECT_YAML) -> dict[str, Any
     """A deployment's parameters as the runner serves them (prefect.yaml + JOBBERFLOW_PARAMETER_OVERRIDES)."""
     for spec in read_deployment_specs(path):
         if spec.get("name") == name:
-            return _merge(spec.get("parameters") or {}, parameter_overrides().get(name, {}))
+            return merge_parameters(spec.get("parameters") or {}, parameter_overrides().get(name, {}))
     return None

@@ -6,6 +6,7 @@ JobberflowError
 ├── PermanentError              marker: retrying cannot help
 ├── ConfigurationError          a setting is missing or still a placeholder (names the variable)      [permanent]
 │   └── RelayNotConfigured      PREFECT_API_URL is not set: the relay waits, webhooks stay in the inbox
+├── SchemaNotCurrent            the database is not at this code's schema: run `jobberflow db upgrade` [permanent]
 ├── InboxUnavailable            the inbox could not store a webhook (locked, down): answered 503      [transient]
 ├── PrefectUnavailable          Prefect did not accept the relayed events: the rows stay unrelayed    [transient]
 ├── RenderError                 a Slack template made something that is not Block Kit (a ValueError)  [permanent]
@@ -112,6 +113,16 @@ class RenderError(PermanentError, ValueError):
 
 class DemoError(JobberflowError):
     """The demo cannot start or a service it started failed (the message says which and where to look)."""
+
+
+class SchemaNotCurrent(PermanentError):
+    """The database is not at the schema revision this code needs (never migrated, or migrated by another
+    version). Runs check, never migrate: the message names `jobberflow db upgrade`."""
+
+    def __init__(self, message: str, *, revision: str | None, head: str) -> None:
+        super().__init__(message)
+        self.revision = revision
+        self.head = head
 
 
 class BackupError(JobberflowError):

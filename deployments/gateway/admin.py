@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hmac
 import logging
 
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.responses import Response
 
-from tasks.admin.dashboard import Dashboard, dashboard_to_json, load_dashboard
+from tasks.admin.dashboard import Dashboard, dashboard_to_json, load_dashboard, review_settings_summary
 from tasks.admin.pages import render_dashboard, render_message
 from tasks.settings import MIN_TOKEN_LENGTH, Settings
 from tasks.store.db import session_factory
@@ -117,8 +118,15 @@ _deny = deny
 
 
 def _dashboard(request: Request) -> Dashboard:
+    from deployments.gateway.reviews import review_settings_for
+
     with session_factory(request.app.state.engine)() as session:
-        return load_dashboard(session)
+        dashboard = load_dashboard(session)
+    try:  # the same settings the Make.com endpoint and the event worker use (routes run in a worker thread)
+        summary, problem = review_settings_summary(review_settings_for(request)), None
+    except (LookupError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        summary, problem = {}, f"not usable: {str(exc).splitlines()[0]}"
+    return dataclasses.replace(dashboard, review_settings=summary, review_settings_problem=problem)
 
 
 @router.get(PAGE_PATH, response_class=HTMLResponse, summary="Admin page (Jobber's Manage App URL)")

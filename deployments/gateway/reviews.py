@@ -16,9 +16,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-import threading
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -54,9 +52,6 @@ _PREVIEW_AGENTS = (
     "bingpreview",
 )
 
-_settings_lock = threading.Lock()
-_yaml_settings: dict[str, ReviewSettings] = {}
-
 
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
@@ -68,29 +63,19 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def settings_from_prefect_yaml(path: Path, deployment: str = "jobber-events") -> ReviewSettings:
-    """The `settings` parameter of the jobber-events deployment in prefect.yaml: Make.com requests are
-    planned with the same choices as the event-triggered flow."""
-    from tasks.deployment_specs import deployment_parameters
-
-    parameters = deployment_parameters(deployment, path)
-    if parameters is not None:
-        return ReviewSettings.model_validate(parameters.get("settings") or {})
-    raise LookupError(f"{path} has no deployment named {deployment!r}")
-
-
 def review_settings_for(request: Request) -> ReviewSettings:
-    """`app.state.review_settings` when set (tests, the CLI), else the jobber-events deployment's parameters."""
+    """`app.state.review_settings` when set (tests), else the contractor's: the jobber-events deployment's in
+    Prefect (tasks/review_settings_source.py), so Make.com requests follow an edit made in the UI. Blocking
+    (it may ask Prefect): call it in a worker thread."""
     configured = getattr(request.app.state, "review_settings", None)
     if isinstance(configured, ReviewSettings):
         return configured
-    from tasks.deployment_specs import PREFECT_YAML
+    from tasks.review_settings_source import review_settings
 
-    key = str(PREFECT_YAML)
-    with _settings_lock:
-        if key not in _yaml_settings:
-            _yaml_settings[key] = settings_from_prefect_yaml(PREFECT_YAML)
-        return _yaml_settings[key]
+    found = review_settings()
+    if found is None:
+        raise LookupError("the jobber-events deployment (and prefect.yaml) has no review settings")
+    return found
 
 
 def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
@@ -172,7 +157,7 @@ async def trigger_review(request: Request) -> Response:
         ]
         return _problem(422, errors)
     try:
-        review_settings = review_settings_for(request)
+        review_settings = await anyio.to_thread.run_sync(review_settings_for, request)
     except (LookupError, ValidationError, OSError) as exc:
         log.error("trigger-review: no usable review settings: %s", type(exc).__name__)
         return _problem(503, "review requests are not configured (see the jobber-events deployment's settings)")

@@ -51,7 +51,9 @@ def run_gateway(host: str, port: int, *, workers: int = 1, log_level: str = "inf
     """
     from deployments.processes import spawn, stop
     from tasks.settings import get_settings, reset_settings_cache
+    from tasks.store.migrate import upgrade_database
 
+    upgrade_database()  # process start: once here, before the relay and uvicorn's workers
     options = _uvicorn_options()
     relay_here = get_settings().jobberflow_gateway_relay
     # The ingest processes never relay themselves: set for uvicorn's workers (they inherit it) and for this
@@ -81,8 +83,10 @@ def run_relay() -> None:
     from deployments.gateway.wakeup import Waker
     from tasks.settings import get_settings
     from tasks.store.db import get_engine
+    from tasks.store.migrate import upgrade_database
 
     settings = get_settings()
+    upgrade_database(settings.resolved_database_url)  # process start (a no-op after the gateway's)
     engine = get_engine(settings.resolved_database_url)
     relay = Relay(engine, waker=Waker(engine, max_in_flight=settings.relay_max_wakeups))
 

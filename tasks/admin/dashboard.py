@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tasks.admin.masking import mask_address, mask_text
+from tasks.reviews.settings import ReviewSettings
 from tasks.store.accounts import as_utc
 from tasks.store.models import Account, Delivery, JobberToken, ReviewRequest, Suppression, SyncWatermark, WebhookInbox
 
@@ -127,6 +128,24 @@ class Dashboard:
     review_requests: tuple[ReviewRequestRow, ...]
     opt_outs: OptOuts
     weeks: tuple[WeekCounts, ...]
+    # The contractor's review settings as every reader sees them now (tasks/review_settings_source.py):
+    # setting -> value, or a one-line problem when they cannot be read. Filled by the gateway.
+    review_settings: dict[str, str] = dataclasses.field(default_factory=dict)
+    review_settings_problem: str | None = None
+
+
+def review_settings_summary(settings: ReviewSettings) -> dict[str, str]:
+    """The choices a contractor makes most, as the admin page lists them (a `ReviewSettings`)."""
+    start, end = settings.quiet_hours_start, settings.quiet_hours_end
+    quiet = f"{start:%H:%M}-{end:%H:%M}" if settings.quiet_hours_enabled else "off"
+    return {
+        "trigger": settings.trigger,
+        "channels": settings.channels,
+        "delay": f"{settings.delay_minutes} min",
+        "quiet hours": quiet,
+        "review link": settings.review_link,
+        "dry run": "yes" if settings.dry_run else "no",
+    }
 
 
 def _now(now: datetime | None) -> datetime:

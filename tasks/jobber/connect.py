@@ -25,7 +25,7 @@ from tasks.jobber.documents import load_document
 from tasks.settings import get_settings
 from tasks.store import accounts
 from tasks.store.db import get_engine, unit_of_work
-from tasks.store.migrate import upgrade_database
+from tasks.store.migrate import require_current_schema
 from tasks.store.models import Account
 
 
@@ -106,8 +106,8 @@ def store_connection(
     if not isinstance(account, dict) or not account.get("id"):
         raise JobberResponseError("Jobber returned no account for the new token")
     new_id, new_name = str(account["id"]), str(account.get("name") or "")
-    upgrade_database(database_url)
     engine = get_engine(database_url)
+    require_current_schema(engine=engine)
     if oauth is not None and not replace:
         _identify_stored(engine, account_key=account_key, oauth=oauth, graphql_url=graphql_url, api_version=api_version)
     with unit_of_work(engine) as session:

@@ -24,9 +24,9 @@ def build_token_provider(settings: Settings, *, http: httpx.Client | None = None
     if settings.jobber_client_id and client_secret:
         from tasks.jobber.connect import account_identifier
         from tasks.store.db import get_engine
-        from tasks.store.migrate import upgrade_database
+        from tasks.store.migrate import require_current_schema
 
-        upgrade_database(settings.resolved_database_url)
+        require_current_schema(settings.resolved_database_url)
         provider = DatabaseTokenProvider(
             engine=get_engine(settings.resolved_database_url),
             oauth=OAuthClient(

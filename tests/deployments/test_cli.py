@@ -130,8 +130,13 @@ def test_missing_credentials_say_which_variable(home: Path) -> None:
 def test_newcomer_path_connect_call_close_sync_backup_restore(
     home: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tasks.errors import SchemaNotCurrent
     from tasks.settings import reset_settings_cache
 
+    # 0. the schema first: before it, a command that needs the database fails at once, naming the command
+    with pytest.raises(SchemaNotCurrent, match="run `jobberflow db upgrade`"):
+        invoke("sandbox", "connect", "--url", sandbox.url)
+    assert "latest schema" in said("db", "upgrade")
     # 1. connect through OAuth; tokens land in the database
     assert "tokens stored in the database" in said("sandbox", "connect", "--url", sandbox.url)
     monkeypatch.setenv("JOBBER_BASE_URL", sandbox.url)
@@ -169,6 +174,7 @@ def test_unavailable_actions_are_listed_as_such() -> None:
 def test_a_second_jobber_account_cannot_replace_a_live_connection(home: Path) -> None:
     from tasks.errors import JobberAuthError
 
+    invoke("db", "upgrade")
     with SandboxServer(SandboxConfig(seed=1, clients=2, jobs=2, invoices=1, quotes=1, users=1)) as first:
         invoke("sandbox", "connect", "--url", first.url)
     other = SandboxConfig(

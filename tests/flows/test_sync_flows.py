@@ -18,6 +18,7 @@ def configured(prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyP
     from tasks.jobber.factory import reset_jobber_clients
     from tasks.settings import reset_settings_cache
     from tasks.store.db import dispose_engines
+    from tasks.store.migrate import upgrade_database
 
     with SandboxServer(SandboxConfig(seed=31, clients=30, jobs=40, invoices=20, quotes=8, users=3)) as server:
         monkeypatch.setenv("JOBBERFLOW_HOME", str(tmp_path))
@@ -28,6 +29,7 @@ def configured(prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyP
             monkeypatch.delenv(variable, raising=False)
         reset_settings_cache()
         reset_jobber_clients()
+        upgrade_database()  # as `jobberflow db upgrade` or a process start does: flow runs only check
         yield server
         reset_jobber_clients()
         reset_settings_cache()

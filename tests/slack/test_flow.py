@@ -22,6 +22,7 @@ def test_slack_notify_then_slack_dispatch(
     from tasks.settings import reset_settings_cache
     from tasks.slack.outbox import slack_outbox_counts
     from tasks.store.db import get_engine
+    from tasks.store.migrate import upgrade_database
 
     database_url = f"sqlite:///{tmp_path / 'flow.db'}"
     env = {
@@ -39,6 +40,7 @@ def test_slack_notify_then_slack_dispatch(
         monkeypatch.setenv(name, "")
     reset_settings_cache()
     reset_jobber_clients()
+    upgrade_database(database_url)  # flow runs check the schema, never migrate
     try:
         store = own_sandbox.store
         job = next(j for j in store.jobs if j.job_status != "archived")

@@ -128,6 +128,7 @@ def test_slack_notify_flow_does_not_fail_without_a_token(
     from flows.slack_notify import slack_notify
     from tasks.jobber.factory import reset_jobber_clients
     from tasks.settings import reset_settings_cache
+    from tasks.store.migrate import upgrade_database
 
     monkeypatch.setenv("JOBBERFLOW_HOME", str(tmp_path))
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'flow.db'}")
@@ -139,6 +140,7 @@ def test_slack_notify_flow_does_not_fail_without_a_token(
         monkeypatch.delenv(name, raising=False)
     reset_settings_cache()
     reset_jobber_clients()
+    upgrade_database()  # flow runs check the schema, never migrate
     try:
         store = own_sandbox.store
         job = next(j for j in store.jobs if j.job_status != "archived" and j.job_status != "closed")
