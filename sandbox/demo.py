@@ -272,7 +272,10 @@ def demo_environment(*, home: Path, prefect_port: int, sandbox_port: int, gatewa
 
 
 def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Console, gateway_port: int = 8700) -> None:
-    home = (Path(os.environ.get("JOBBERFLOW_HOME", "data")) / "demo").resolve()
+    from tasks.settings import get_settings, reset_settings_cache
+    from tasks.store.migrate import upgrade_database
+
+    home = (get_settings().jobberflow_home / "demo").resolve()
     home.mkdir(parents=True, exist_ok=True)
     with handle_termination():  # SIGTERM and SIGHUP stop the demo as Ctrl-C does
         stopped = stop_previous_demo(home)
@@ -293,6 +296,10 @@ def run_demo(*, once: bool, prefect_port: int, sandbox_port: int, console: Conso
         # The flow below runs in this process: it must see the same settings as the children.
         os.environ.update(extra)
         os.environ["JOBBERFLOW_HOME"] = str(home)
+        reset_settings_cache()
+        # Process start: the demo's database is migrated once, before its services start (each of them
+        # would migrate too; doing it first keeps them from racing on a fresh database).
+        upgrade_database()
         children = ChildProcesses(stop_timeout=15)
         pid_file = DemoPidFile(home)
         pid_file.write(children)

@@ -11,12 +11,11 @@ commands never load the developer tools of ``sandbox/`` (only ``jobberflow sandb
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import typer
 
-from tasks.errors import JobberflowError
+from tasks.errors import ConfigurationError, JobberflowError
 
 from . import backup, db, demo, gateway, jobber, reviews, sandbox, schema, serve, sync, worker
 from .output import err
@@ -42,7 +41,13 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Entry point of the `jobberflow` script: clean errors instead of stack traces."""
-    logging.basicConfig(level=os.environ.get("JOBBERFLOW_LOG_LEVEL", "WARNING"))
+    from tasks.settings import get_settings
+
+    try:
+        level = get_settings().jobberflow_log_level
+    except ConfigurationError:
+        level = "WARNING"  # the command itself reports the bad setting, naming it
+    logging.basicConfig(level=level.upper())
     try:
         app()
     except JobberflowError as exc:

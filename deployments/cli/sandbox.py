@@ -6,7 +6,6 @@ commands talk to a running sandbox over HTTP, like a person clicking in Jobber.
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -63,7 +62,12 @@ def sandbox_serve(
 
 
 def _sandbox_url(url: str | None) -> str:
-    return (url or os.environ.get("JOBBER_BASE_URL") or DEFAULT_SANDBOX_URL).rstrip("/")
+    """--url, else JOBBER_BASE_URL when it is set (in the environment or .env), else the local sandbox."""
+    from tasks.settings import get_settings
+
+    settings = get_settings()
+    configured = settings.jobber_base_url if "jobber_base_url" in settings.model_fields_set else None
+    return (url or configured or DEFAULT_SANDBOX_URL).rstrip("/")
 
 
 def _sandbox_action(url: str | None, action: str, body: dict[str, Any]) -> Any:

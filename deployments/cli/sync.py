@@ -24,14 +24,14 @@ def sync_run(
 
     from tasks.jobber.factory import get_jobber_client
     from tasks.store.db import get_engine
-    from tasks.store.migrate import upgrade_database
+    from tasks.store.migrate import require_current_schema
     from tasks.sync.reconcile import RESOURCES, sync_resource
 
     chosen = [r for r in (resource or list(RESOURCES)) if r != "properties" or full or resource]
     unknown = sorted(set(chosen) - set(RESOURCES))
     if unknown:
         raise fail(f"unknown resources {unknown}; choose from {list(RESOURCES)}")
-    upgrade_database()
+    require_current_schema()  # fails at once, naming `jobberflow db upgrade`; never migrates
     client, engine = get_jobber_client(), get_engine()
     table = Table("resource", "mode", "read", "created", "updated", "deleted", "API calls", "cost", "seconds", "issues")
     with Progress(

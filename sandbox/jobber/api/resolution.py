@@ -11,7 +11,6 @@ so no selection fails on non-null. Root fields and mutations register explicit r
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -45,16 +44,13 @@ else:
 
 
 SCHEMA_VERSION = "2025-04-16"
-SCHEMA_ENV = "JOBBER_SANDBOX_SCHEMA"
 THROTTLE_DOCS = "https://developer.getjobber.com/docs/using_jobbers_api/api_rate_limits"
 VERSION_HEADER = "x-jobber-graphql-version"
 MISSING: Any = object()
 
 
 def schema_path() -> Path:
-    override = os.environ.get(SCHEMA_ENV)
-    if override:
-        return Path(override)
+    """The schema the sandbox serves: the one bundled with jobberflow (the version the client speaks)."""
     root = Path(__file__).resolve().parents[3]
     return root / "tasks" / "jobber" / "schema" / f"schema-{SCHEMA_VERSION}.introspection.json"
 
