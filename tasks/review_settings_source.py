@@ -62,9 +62,9 @@ def seed_settings() -> dict[str, Any] | None:
 def stored_settings() -> dict[str, Any] | None:
     """The `settings` parameter of the jobber-events deployment as Prefect holds it now (no cache).
 
-    Raises `_DeploymentMissing` (control flow inside this module) when the deployment is not registered, or when no Prefect server is
-    configured (PREFECT_API_URL unset: there is no store to ask, and Prefect would otherwise start a
-    temporary server of its own); Prefect's errors when it cannot be reached.
+    Raises `_DeploymentMissing` (control flow inside this module) when the deployment is not registered, or
+    when no Prefect server is configured (PREFECT_API_URL unset: there is no store to ask, and Prefect would
+    otherwise start a temporary server of its own); Prefect's errors when it cannot be reached.
     """
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
