@@ -156,7 +156,7 @@ class Readers:
 
     def cli(self) -> int:
         """What `jobberflow reviews preview` loads when given no settings file."""
-        from tasks.reviews.commands import load_review_settings
+        from tasks.reviews.cli import load_review_settings
 
         return load_review_settings().delay_minutes
 
