@@ -10,6 +10,11 @@ The official SDK (`twilio.rest.Client`, pointed here with TWILIO_BASE_URL) talks
 
 Every accepted message is recorded with its arrival time (`time.time()`, the clock the bench's close
 times use), To, Body and the sid it returned. Keep-alive (HTTP/1.1), no logging, no artificial delay.
+
+Faults (chaos_soak): `faults`, when set, is asked once per valid send and names what goes wrong:
+`"refuse"` (a 503 before accepting: no message exists), `"accept_then_drop"` (the message is created and
+counted, then the connection is closed with no answer) or `"accept_then_5xx"` (created and counted, then a
+500 comes back instead of the 201). `fault_counts` counts each.
 """
 
 from __future__ import annotations
@@ -19,12 +24,16 @@ import json
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from bench._common import HTTPServiceThread
 
 
 @dataclass(frozen=True)
@@ -37,13 +46,7 @@ class AcceptedMessage:
     resource: dict[str, Any]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-
-class FakeTwilioServer:
+class FakeTwilioServer(HTTPServiceThread):
     """`with FakeTwilioServer(account_sid=..., auth_token=...) as twilio: ... twilio.messages`"""
 
     def __init__(self, *, account_sid: str, auth_token: str, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -52,33 +55,12 @@ class FakeTwilioServer:
         self.messages: list[AcceptedMessage] = []
         self.rejected = 0  # 401/404/400 answers (a misconfigured worker shows up here)
         self.list_requests = 0
+        self.faults: Callable[[], str | None] | None = None
+        self.fault_counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._expected_auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._path = f"/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._server = _Server((host, port), self._handler())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="fake-twilio", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeTwilioServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> FakeTwilioServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(self._handler(), host=host, port=port, name="fake-twilio")
 
     def snapshot(self) -> list[AcceptedMessage]:
         with self._lock:
@@ -185,7 +167,21 @@ class FakeTwilioServer:
                 ):
                     self._refuse(400, 21604, "A 'To', 'Body' and 'From' (or 'MessagingServiceSid') are required")
                     return
-                self._reply(201, fake._accept(form, arrived))
+                fault = fake.faults() if fake.faults is not None else None
+                if fault is not None:
+                    with fake._lock:
+                        fake.fault_counts[fault] += 1
+                if fault == "refuse":
+                    self._reply(503, {"code": 20503, "message": "Service Unavailable", "status": 503})
+                    return
+                resource = fake._accept(form, arrived)
+                if fault == "accept_then_drop":
+                    self.close_connection = True  # the answer is lost: the client sees the connection close
+                    return
+                if fault == "accept_then_5xx":
+                    self._reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
+                    return
+                self._reply(201, resource)
 
             def do_GET(self) -> None:  # noqa: N802
                 parts = urlsplit(self.path)
