@@ -250,6 +250,13 @@ class Soak(Harness):
                 }
             )
         lost_answers = self.twilio.fault_counts["accept_then_drop"] + self.twilio.fault_counts["accept_then_5xx"]
+        for job_id, others in self.ledger.other_jobs.items():  # the seed's closes the review poll found
+            zone = self.ledger.zones.get(job_id) or "America/Chicago"
+            night += [
+                {"job_id": job_id, "zone": zone, "sid": m.sid, "arrived": m.arrived}
+                for m in others
+                if in_quiet(datetime.fromtimestamp(m.arrived, UTC), zone, start, end)
+            ]
         closing_start, closing_end, finished = self.run_window
         latencies = [j.sent - j.scheduled for j in jobs if j.closed and j.sent is not None]
         return {
@@ -293,8 +300,14 @@ class Soak(Harness):
 
 
 def verdict(result: dict[str, Any]) -> bool:
-    led, quiet = result["ledger"], result["quiet_hours_check"]
-    return bool(led["balanced"] and not quiet["messages_in_quiet_hours"] and not result["interrupted"])
+    led, quiet, tw = result["ledger"], result["quiet_hours_check"], result["twilio"]
+    return bool(
+        led["balanced"]
+        and not quiet["messages_in_quiet_hours"]
+        and not tw["unmatched_messages"]
+        and not tw["duplicates_for_jobs_the_bench_did_not_close"]
+        and not result["interrupted"]
+    )
 
 
 def print_summary(result: dict[str, Any], paths: list[Path]) -> None:
@@ -316,7 +329,9 @@ def print_summary(result: dict[str, Any], paths: list[Path]) -> None:
     print(
         f"Twilio: {tw['accepted']} accepted; faults {tw['faults']}; {tw['accepted_but_not_recorded_in_deliveries']} "
         f"accepted but not in deliveries, {len(tw['recorded_sent_but_never_accepted'])} recorded but never accepted, "
-        f"{len(tw['unmatched_messages'])} unmatched, {tw['list_requests']} list requests (reconciliation)"
+        f"{len(tw['unmatched_messages'])} unmatched, {tw['list_requests']} list requests (reconciliation); "
+        f"{tw['messages_for_jobs_the_bench_did_not_close']} for jobs the seed closed (found by the review poll), "
+        f"{tw['duplicates_for_jobs_the_bench_did_not_close']} of them duplicates"
     )
     print(f"Jobber (proxy): {result['jobber_proxy']}")
     print(

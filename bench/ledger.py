@@ -67,6 +67,8 @@ class Ledger:
         self.sid_to_job: dict[str, str] = {}
         self.seen_messages = 0
         self.delivery_rows: list[dict[str, Any]] = []
+        self.zones: dict[str, str | None] = {}  # job id -> the recipient's zone the project recorded
+        self.other_jobs: dict[str, list[Any]] = {}  # job id -> messages, for jobs not closed by the bench
         self._unmatched_objs: list[Any] = []
         self._refresh_lock = threading.Lock()
 
@@ -100,6 +102,7 @@ class Ledger:
             for rid, job_id, status, reason, token, planned_at, zone in rows:
                 if token:
                     self.token_to_job[token] = job_id
+                self.zones[job_id] = zone
                 record = self.jobs.get(job_id)
                 if record is None:
                     continue
@@ -122,7 +125,10 @@ class Ledger:
                 job_id = self._job_for(m)
                 record = self.jobs.get(job_id) if job_id else None
                 if record is None:
-                    still_unmatched.append(m)
+                    if job_id is None:
+                        still_unmatched.append(m)
+                    else:  # a job the bench did not close (the review poll's look-back finds the seed's closes)
+                        self.other_jobs.setdefault(job_id, []).append(m)
                     continue
                 if m.sid not in record.sids:
                     record.sids.append(m.sid)
@@ -155,6 +161,8 @@ class Ledger:
             "faults": dict(self.twilio.fault_counts),
             "list_requests": self.twilio.list_requests,
             "unmatched_messages": [{"sid": m.sid, "to": m.to, "body": m.body[:160]} for m in self.unmatched_raw()],
+            "messages_for_jobs_the_bench_did_not_close": sum(len(v) for v in self.other_jobs.values()),
+            "duplicates_for_jobs_the_bench_did_not_close": sum(len(v) > 1 for v in self.other_jobs.values()),
             "accepted_but_not_recorded_in_deliveries": len(twilio_sids - delivered),
             "recorded_sent_but_never_accepted": sorted(delivered - twilio_sids)[:50],
             "deliveries_by_status": dict(Counter(f"{d['provider']}:{d['status']}" for d in self.delivery_rows)),
