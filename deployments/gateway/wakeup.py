@@ -8,6 +8,10 @@ that while claimable work exists, a wake-up is in flight:
 - a wake-up is in flight while its task run is SCHEDULED, PENDING or RUNNING; one that stays SCHEDULED
   longer than `stale_after_s` (no event worker connected, or a Prefect restart lost its queue) no longer
   counts, so the next one is submitted then, not one per webhook;
+- one that stays RUNNING longer than `running_stale_after_s` (the inbox lease, 5 minutes) no longer counts
+  either: its worker may have died under it (kill -9, OOM), and Prefect never ends such a background task
+  run, so it would block every later wake-up for ever (found by bench/chaos_soak.py); by then the rows it
+  claimed are claimable again, and the claims are fenced, so a second run next to a slow live one is safe;
 - `max_in_flight` > 1 (several event workers) adds a wake-up only while a backlog of more than
   `backlog_per_run` events waits, so a quiet day costs one run per burst of webhooks, not two.
 
@@ -26,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
+
+from tasks.events.queue import DEFAULT_LEASE
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,7 @@ class Waker:
     max_in_flight: int = 1
     backlog_per_run: int = 200
     stale_after_s: float = 30.0
+    running_stale_after_s: float = DEFAULT_LEASE.total_seconds()
     probe_every_s: float = 1.0
     check_every_s: float = 0.25
     clock: Callable[[], float] = time.monotonic
@@ -96,6 +103,11 @@ class Waker:
                 log.debug("Could not read wake-up %s: %s", wake.task_run_id, type(exc).__name__)
                 state = "SCHEDULED"
             if state not in IN_FLIGHT:
+                continue
+            if state == "RUNNING" and now - wake.submitted_at > self.running_stale_after_s:
+                log.warning("Wake-up %s still RUNNING after %.0f s, longer than the inbox lease (did its event "
+                            "worker die?): no longer counted as in flight", wake.task_run_id,
+                            now - wake.submitted_at)  # fmt: skip
                 continue
             if state == "SCHEDULED" and now - wake.submitted_at > self.stale_after_s:
                 log.warning("Wake-up %s still not started after %.0f s (is an event worker running?): submitting "

@@ -105,3 +105,19 @@ def test_several_workers_get_a_second_wake_up_only_for_a_backlog(db_url: str) ->
     assert waker.poke(work_arrived=True)
     clock.now += 1
     assert not waker.poke(work_arrived=True), "at most max_in_flight runs"
+
+
+def test_a_running_wake_up_whose_worker_died_stops_blocking_after_the_lease(db_url: str) -> None:
+    """kill -9 of an event worker leaves its task run RUNNING in Prefect for ever: the relay sent no wake-up
+    again until the gateway restarted (bench/chaos_soak.py: 36 events waited for the 5-minute sweep)."""
+    engine, prefect, clock = get_engine(db_url), FakePrefect(), Clock()
+    waker = _waker(engine, prefect, clock)
+    _store(engine, 1)
+    assert waker.poke(work_arrived=True)
+    prefect.states[1] = "RUNNING"  # ... and its worker is killed: nothing ever ends run 1
+    clock.now += 60
+    _store(engine, 1, start=1)
+    assert not waker.poke(work_arrived=True), "a run that may still be working is not doubled at once"
+    clock.now += 300  # the inbox lease has passed: run 1's rows are claimable again
+    assert waker.poke(work_arrived=False), "the events waited for a run that will never end"
+    assert prefect.states == {1: "RUNNING", 2: "SCHEDULED"}
