@@ -89,6 +89,11 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a worker killed mid-request, on purpose) is not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class HTTPServiceThread:
     """An HTTP server on a daemon thread of this process (the Twilio stand-in, the Jobber fault proxy)."""
