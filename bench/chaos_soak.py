@@ -355,8 +355,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="`jobberflow worker` processes")
     parser.add_argument("--gateway-workers", type=int, default=1)
     parser.add_argument("--topology", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--drain-timeout", type=float, default=1200.0, help="seconds (claims of a killed worker "
-                        "are taken over when their lease ends: 10 minutes)")  # fmt: skip
+    drain_help = (
+        "seconds (a killed worker's claims are taken over after their lease, 10 minutes; webhooks lost while "
+        "the gateway was down wait for the review poll, which runs once the load stops: 20 minutes were short)"
+    )
+    parser.add_argument("--drain-timeout", type=float, default=1800.0, help=drain_help)
     parser.add_argument("--closers", type=int, default=16)
     parser.add_argument("--sample-interval", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=10)
