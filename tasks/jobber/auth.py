@@ -1,9 +1,16 @@
 """Jobber OAuth 2.0: code exchange, refresh with rotation, and where access tokens come from.
 
 Jobber rotates refresh tokens: every refresh returns a new refresh token and the old one dies at once.
-So `DatabaseTokenProvider` refreshes under a lock (a thread lock in the process, a row/database lock
-across processes), re-reads the stored tokens after taking the lock (another process may already have
-refreshed), and commits the new pair before anyone uses the new access token. A refresh answered
+So `DatabaseTokenProvider` refreshes single-flight (a thread lock in the process, a lease row across
+processes), re-reads the stored tokens once it holds the lease (another process may already have
+refreshed), and commits the new pair before anyone uses the new access token.
+
+No database lock is held across the HTTP call to Jobber (on SQLite that lock is the whole database's
+write lock: the gateway's inbox would wait behind a slow token endpoint). The lease is a committed row
+(`jobber_tokens.refresh_lease`, claimed with a conditional UPDATE, `REFRESH_LEASE` long); the call runs
+outside any transaction; the new pair is written in one short transaction fenced on the generation it
+replaces, so a holder whose lease ran out cannot overwrite newer tokens, and a refusal of an already
+rotated token never deletes the current ones. Other callers poll briefly and re-read. A refresh answered
 `invalid_grant` (the token is dead) puts the account in `reconnect_needed` with a message a person can act
 on; any other refusal (`invalid_client`, a bare 400) is a configuration problem
 (`JobberOAuthConfigurationError`) and keeps the stored tokens.
@@ -15,6 +22,7 @@ import logging
 import math
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +49,13 @@ log = logging.getLogger(__name__)
 EXPIRY_MARGIN = timedelta(seconds=60)
 # After a failed attempt to learn which Jobber account the stored tokens belong to, try again this much later.
 PIN_RETRY_S = 300.0
+# A refresh is claimed for this long (the token call's connect and read timeouts are 30 s each): a process
+# killed mid-refresh delays the others' refresh by at most this much.
+REFRESH_LEASE = timedelta(seconds=90)
+# How long a caller waits for another process's refresh before giving up with a transport error.
+REFRESH_WAIT_S = REFRESH_LEASE.total_seconds() + 30.0
+LEASE_POLL_S = 0.05
+LEASE_POLL_MAX_S = 1.0
 
 RECONNECT_MESSAGES = (
     "user has disconnected this app",
@@ -325,48 +340,133 @@ class DatabaseTokenProvider:
         return self._refresh(seen_generation=generation, force=True)
 
     def _refresh(self, *, seen_generation: int, force: bool = False) -> str:
+        """Single-flight refresh: threads of this process queue on a lock, processes on the lease row.
+
+        No database lock is held while Jobber's token endpoint is called: the lease is claimed and committed
+        first (`accounts.claim_refresh_lease`), the HTTP call runs outside any transaction, and the new pair
+        is written in a second short transaction fenced on the generation it replaces. A caller that finds
+        the lease held polls (briefly, backing off) until the holder has stored new tokens, gives the lease
+        back, or its lease runs out.
+        """
         with _lock_for(self.account_key):
-            with unit_of_work(self._engine) as session:
-                accounts.lock_tokens(session, account_key=self.account_key)
-                current = accounts.read_tokens(session, account_key=self.account_key)
-                if current is None:
-                    raise ReconnectRequired(
-                        f"No Jobber tokens stored for account {self.account_key!r}: connect the app again.",
-                        account_id=self.account_key,
+            lease = uuid.uuid4().hex
+            waited_until = time.monotonic() + REFRESH_WAIT_S
+            pause = LEASE_POLL_S
+            while True:
+                current = self._claim_refresh(lease, seen_generation=seen_generation, force=force)
+                if isinstance(current, str):
+                    return current  # fresh tokens, stored by another caller or still valid
+                if current is not None:
+                    return self._refresh_holding(lease, current)
+                if time.monotonic() > waited_until:
+                    raise JobberTransportError(
+                        f"Another process has been refreshing the Jobber tokens of account {self.account_key!r} "
+                        f"for more than {REFRESH_WAIT_S:.0f} s; try again later"
                     )
-                if current.generation != seen_generation and self._fresh(current):
-                    # Someone else refreshed while we waited for the lock.
-                    self._cached = current
-                    assert current.access_token is not None
-                    return current.access_token
-                if not force and self._fresh(current):
-                    self._cached = current
-                    assert current.access_token is not None
-                    return current.access_token
-                if not current.refresh_token:
-                    reason = "The access token expired and no refresh token is stored; connect the app again."
-                    accounts.mark_reconnect_needed(session, account_key=self.account_key, reason=reason)
-                    raise ReconnectRequired(reason, account_id=self.account_key)
-                try:
-                    new = self._oauth.refresh(current.refresh_token)
-                except ReconnectRequired as exc:
-                    accounts.mark_reconnect_needed(session, account_key=self.account_key, reason=str(exc))
-                    session.commit()
-                    raise ReconnectRequired(str(exc), account_id=self.account_key) from exc
-                # Persist the rotated pair before anyone uses the new access token.
-                generation = accounts.save_tokens(
-                    session,
-                    account_key=self.account_key,
-                    access_token=new.access_token,
-                    refresh_token=new.refresh_token or current.refresh_token,
-                    access_expires_at=new.expires_at,
-                )
-            self.refreshes += 1
-            log.info("Refreshed Jobber tokens for account %s (generation %d)", self.account_key, generation)
-            self._cached = accounts.StoredTokens(
-                new.access_token, new.refresh_token or current.refresh_token, new.expires_at, generation
+                time.sleep(pause)
+                pause = min(pause * 2, LEASE_POLL_MAX_S)
+
+    def _claim_refresh(self, lease: str, *, seen_generation: int, force: bool) -> str | accounts.StoredTokens | None:
+        """The access token to use (fresh tokens are stored), the stored tokens once `lease` is ours, or None
+        while another caller holds the lease. Short transactions only."""
+        with unit_of_work(self._engine) as session:  # read first: a poll while another holds the lease writes nothing
+            current = accounts.read_tokens(session, account_key=self.account_key)
+            held = accounts.read_refresh_lease(session, account_key=self.account_key).held(datetime.now(UTC))
+        if current is None:
+            raise ReconnectRequired(
+                f"No Jobber tokens stored for account {self.account_key!r}: connect the app again.",
+                account_id=self.account_key,
             )
-            return new.access_token
+        reuse = self._usable(current, seen_generation=seen_generation, force=force)
+        if reuse is not None:
+            return reuse
+        if held:
+            return None
+        now = datetime.now(UTC)
+        dead: str | None = None
+        with unit_of_work(self._engine) as session:
+            if not accounts.claim_refresh_lease(
+                session, account_key=self.account_key, token=lease, now=now, until=now + REFRESH_LEASE
+            ):
+                return None  # another caller claimed it first
+            current = accounts.read_tokens(session, account_key=self.account_key)
+            if current is None:  # deleted between the two transactions: the claim matched nothing
+                return None
+            reuse = self._usable(current, seen_generation=seen_generation, force=force)
+            if reuse is not None:
+                accounts.release_refresh_lease(session, account_key=self.account_key, token=lease)
+                return reuse
+            if not current.refresh_token:
+                dead = "The access token expired and no refresh token is stored; connect the app again."
+                accounts.mark_reconnect_needed(session, account_key=self.account_key, reason=dead)
+        if dead is not None:
+            raise ReconnectRequired(dead, account_id=self.account_key)
+        return current
+
+    def _usable(self, current: accounts.StoredTokens, *, seen_generation: int, force: bool) -> str | None:
+        """The stored access token when no refresh is needed: someone refreshed since `seen_generation`, or
+        (not forced by a 401) it is still fresh."""
+        if self._fresh(current) and (current.generation != seen_generation or not force):
+            self._cached = current
+            assert current.access_token is not None
+            return current.access_token
+        return None
+
+    def _refresh_holding(self, lease: str, current: accounts.StoredTokens) -> str:
+        """Holding the lease: call Jobber (no transaction open), then store the rotated pair, fenced."""
+        assert current.refresh_token is not None
+        try:
+            new = self._oauth.refresh(current.refresh_token)
+        except ReconnectRequired as exc:
+            with unit_of_work(self._engine) as session:
+                dead = accounts.forget_dead_tokens(
+                    session, account_key=self.account_key, generation=current.generation, reason=str(exc)
+                )
+                if not dead:
+                    accounts.release_refresh_lease(session, account_key=self.account_key, token=lease)
+            if not dead:  # newer tokens were stored meanwhile: the refused token was already rotated away
+                return self._adopt_stored()
+            raise ReconnectRequired(str(exc), account_id=self.account_key) from exc
+        except BaseException:
+            try:
+                with unit_of_work(self._engine) as session:
+                    accounts.release_refresh_lease(session, account_key=self.account_key, token=lease)
+            except Exception:  # noqa: BLE001 - the lease runs out by itself; the caller sees the first error
+                log.warning("Could not release the token refresh lease of account %s", self.account_key)
+            raise
+        refresh_token = new.refresh_token or current.refresh_token
+        # Persist the rotated pair before anyone uses the new access token.
+        with unit_of_work(self._engine) as session:
+            generation = accounts.save_refreshed_tokens(
+                session,
+                account_key=self.account_key,
+                refreshed_generation=current.generation,
+                lease=lease,
+                access_token=new.access_token,
+                refresh_token=refresh_token,
+                access_expires_at=new.expires_at,
+            )
+        if generation is None:
+            log.warning(
+                "Jobber tokens of account %s were refreshed by another process while this one waited on Jobber "
+                "longer than its lease; keeping the stored pair",
+                self.account_key,
+            )
+            return self._adopt_stored()
+        self.refreshes += 1
+        log.info("Refreshed Jobber tokens for account %s (generation %d)", self.account_key, generation)
+        self._cached = accounts.StoredTokens(new.access_token, refresh_token, new.expires_at, generation)
+        return new.access_token
+
+    def _adopt_stored(self) -> str:
+        stored = self._load()
+        if not stored.access_token:
+            raise ReconnectRequired(
+                f"No Jobber access token stored for account {self.account_key!r}: connect the app again.",
+                account_id=self.account_key,
+            )
+        self._cached = stored
+        return stored.access_token
 
 
 def mark_disconnected(engine: Engine, *, account_key: str, reason: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from tasks.store.models import Account, JobberToken
@@ -72,20 +72,111 @@ def find_account_by_jobber_id(session: Session, *, jobber_account_id: str) -> Ac
     return session.scalars(select(Account).where(Account.jobber_account_id == jobber_account_id)).first()
 
 
-def lock_tokens(session: Session, *, account_key: str) -> bool:
-    """Take the account's token lock for the rest of this transaction.
+@dataclass(frozen=True)
+class RefreshLease:
+    """Who is refreshing an account's tokens now, and until when their claim holds."""
 
-    The first statement of the transaction is a no-op UPDATE of the row: PostgreSQL locks the row until
-    commit, and SQLite takes its database write lock (other writers wait on busy_timeout). So only one
-    process at a time can read-then-refresh an account's tokens. False when the account has no token row.
+    token: str | None
+    until: datetime | None
+
+    def held(self, now: datetime) -> bool:
+        return self.token is not None and self.until is not None and self.until > now
+
+
+def claim_refresh_lease(session: Session, *, account_key: str, token: str, now: datetime, until: datetime) -> bool:
+    """Claim the right to refresh the account's tokens until `until`; False when another holder's lease runs.
+
+    One conditional UPDATE, meant as the first statement of a short transaction the caller commits at once
+    (SQLite takes its write lock for that transaction only; on PostgreSQL a concurrent claim waits for
+    this one's commit, re-reads the row and matches nothing). Nothing is held during Jobber's call.
     """
+    table = JobberToken.__table__
     result = session.execute(
         update(JobberToken)
-        .where(JobberToken.account_key == account_key)
-        .values(generation=JobberToken.generation)
+        .where(
+            JobberToken.account_key == account_key,
+            or_(
+                table.c.refresh_lease.is_(None),
+                table.c.refresh_lease_until.is_(None),
+                table.c.refresh_lease_until <= now,
+            ),
+        )
+        # updated_at says when the tokens were saved (tasks.jobber.auth.apply_app_disconnect): a lease keeps it
+        .values(refresh_lease=token, refresh_lease_until=until, updated_at=JobberToken.updated_at)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def read_refresh_lease(session: Session, *, account_key: str) -> RefreshLease:
+    row = session.execute(
+        select(JobberToken.refresh_lease, JobberToken.refresh_lease_until).where(JobberToken.account_key == account_key)
+    ).first()
+    return RefreshLease(row[0], as_utc(row[1])) if row is not None else RefreshLease(None, None)
+
+
+def release_refresh_lease(session: Session, *, account_key: str, token: str) -> None:
+    """Give the lease back (only if `token` still holds it)."""
+    session.execute(
+        update(JobberToken)
+        .where(JobberToken.account_key == account_key, JobberToken.refresh_lease == token)
+        .values(refresh_lease=None, refresh_lease_until=None, updated_at=JobberToken.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def save_refreshed_tokens(
+    session: Session,
+    *,
+    account_key: str,
+    refreshed_generation: int,
+    lease: str,
+    access_token: str,
+    refresh_token: str | None,
+    access_expires_at: datetime | None,
+) -> int | None:
+    """Store the pair Jobber gave for the refresh token of generation `refreshed_generation`; the new generation.
+
+    Fenced on that generation (compare-and-set): None, and nothing written, when newer tokens were stored
+    meanwhile (a holder whose lease had run out). The lease is released when `lease` still holds it.
+    """
+    table = JobberToken.__table__
+    result = session.execute(
+        update(JobberToken)
+        .where(JobberToken.account_key == account_key, JobberToken.generation == refreshed_generation)
+        .values(
+            access_token=access_token,
+            refresh_token=refresh_token,
+            access_expires_at=access_expires_at,
+            generation=JobberToken.generation + 1,
+            refresh_lease=case((table.c.refresh_lease == lease, None), else_=table.c.refresh_lease),
+            refresh_lease_until=case((table.c.refresh_lease == lease, None), else_=table.c.refresh_lease_until),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        release_refresh_lease(session, account_key=account_key, token=lease)
+        return None
+    session.execute(
+        update(Account)
+        .where(Account.key == account_key)
+        .values(status="connected", status_reason=None)
+        .execution_options(synchronize_session=False)
+    )
+    return refreshed_generation + 1
+
+
+def forget_dead_tokens(session: Session, *, account_key: str, generation: int, reason: str) -> bool:
+    """Jobber refused the refresh token of `generation` as dead: put the account in `reconnect_needed` and
+    delete its tokens, unless newer tokens were stored meanwhile (then the refusal is about an old token and
+    nothing changes: False)."""
+    deleted = session.execute(
+        delete(JobberToken).where(JobberToken.account_key == account_key, JobberToken.generation == generation)
+    )
+    if not deleted.rowcount:  # type: ignore[attr-defined]
+        return False
+    mark_reconnect_needed(session, account_key=account_key, reason=reason)
+    return True
 
 
 def read_tokens(session: Session, *, account_key: str) -> StoredTokens | None:

@@ -53,7 +53,11 @@ class Account(Base):
 
 
 class JobberToken(Base):
-    """The account's current OAuth tokens. One row per account; `generation` counts refreshes."""
+    """The account's current OAuth tokens. One row per account; `generation` counts refreshes.
+
+    `refresh_lease`/`refresh_lease_until`: the process refreshing the tokens now (tasks/jobber/auth.py),
+    claimed with a conditional UPDATE and committed, so no database lock is held during Jobber's call.
+    """
 
     __tablename__ = "jobber_tokens"
 
@@ -65,6 +69,8 @@ class JobberToken(Base):
     access_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     generation: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    refresh_lease: Mapped[str | None] = mapped_column(String(36))
+    refresh_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # -- synced copies of Jobber records -----------------------------------------------------------------
