@@ -9,6 +9,7 @@ JobberflowError
 ├── SchemaNotCurrent            the database is not at this code's schema: run `jobberflow db upgrade` [permanent]
 ├── InboxUnavailable            the inbox could not store a webhook (locked, down): answered 503      [transient]
 ├── PrefectUnavailable          Prefect did not accept the relayed events: the rows stay unrelayed    [transient]
+├── PrefectRejected             Prefect refused an event for good (400/413/422): the row is set aside [permanent]
 ├── RenderError                 a Slack template made something that is not Block Kit (a ValueError)  [permanent]
 ├── DemoError                   the demo cannot start, or a service it started failed
 ├── GatewayError                a request the gateway could not take as it came
@@ -98,6 +99,16 @@ class InboxUnavailable(TransientError):
 
 class PrefectUnavailable(TransientError):
     """Prefect did not accept the relayed events (unreachable, timeout, error answer). The rows stay unrelayed."""
+
+
+class PrefectRejected(PermanentError):
+    """Prefect refused relayed events for good (400, 413, 422: an invalid or oversize event): sending them again
+    cannot succeed, so the relay isolates the refused rows and sets them aside with `reason`."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.reason = f"Prefect refused the event: HTTP {status}" + (f": {detail}" if detail else "")
+        super().__init__(self.reason)
 
 
 class RelayNotConfigured(ConfigurationError):

@@ -85,6 +85,7 @@ def create_app(
                 api_url=prefect_api_url,
                 waker=Waker(app.state.engine, max_in_flight=settings.relay_max_wakeups),
                 on_sent=lambda n: metrics_for(app).relay_events.labels(outcome="sent").inc(n),
+                on_rejected=lambda n: metrics_for(app).relay_events.labels(outcome="rejected").inc(n),
             )
             task = asyncio.create_task(app.state.relay.run(), name="jobber-relay")
         try:

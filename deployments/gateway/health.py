@@ -29,22 +29,30 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
-def _database_ok(engine: Any) -> bool:
+def _database_ok(engine: Any) -> tuple[bool, int | None]:
+    """(the database answers, inbox rows set aside because Prefect refused their events for good)."""
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        return True
     except Exception:  # noqa: BLE001 - reported as "db": "error"
         log.warning("health check: database unreachable", exc_info=True)
-        return False
+        return False, None
+    try:
+        return True, inbox.relay_rejections(engine)
+    except Exception:  # noqa: BLE001 - an older schema: the count is left out, the gateway is still up
+        log.warning("health check: relay rejections unavailable", exc_info=True)
+        return True, None
 
 
 @router.get("/healthz", summary="Liveness and database check")
 async def healthz(request: Request) -> JSONResponse:
     """200 {"status": "ok", "db": "ok", ...} when the database answers, else 503."""
     state = request.app.state
-    db_ok = await asyncio.to_thread(_database_ok, state.engine)
+    db_ok, set_aside = await asyncio.to_thread(_database_ok, state.engine)
     body: dict[str, Any] = {"status": "ok" if db_ok else "error", "db": "ok" if db_ok else "error"}
+    if set_aside is not None:
+        # rows whose event Prefect refused for good (4xx): they no longer block the relay; see their last_error
+        body["relay_set_aside"] = set_aside
     writer = getattr(state, "inbox_writer", None)
     if writer is not None:
         stats = writer.stats
@@ -64,6 +72,7 @@ async def healthz(request: Request) -> JSONResponse:
             "last_error": status.last_error,
             "wakeups": status.wakeups,
             "last_wakeup_error": status.last_wakeup_error,
+            "rejected": status.rejected,
         }
     metrics_for(request.app).request("healthz", "ok" if db_ok else "error")
     return JSONResponse(body, status_code=200 if db_ok else 503)
@@ -79,6 +88,10 @@ def refresh_gauges(app: Any) -> None:
         return
     metrics.inbox_backlog.set(pending.count)
     metrics.relay_lag_seconds.set(pending.lag_seconds())
+    try:
+        metrics.relay_set_aside.set(inbox.relay_rejections(app.state.engine))
+    except Exception:  # noqa: BLE001 - a scrape must not fail because the database hiccups
+        log.warning("metrics: relay rejections unavailable", exc_info=True)
     try:
         from tasks.events.queue import pending_work
 

@@ -71,7 +71,15 @@ class GatewayMetrics:
             registry=r,
         )
         self.relay_events = Counter(
-            "gateway_relay_events", "Inbox rows sent to Prefect, by outcome (sent | failed).", ["outcome"], registry=r
+            "gateway_relay_events",
+            "Inbox rows sent to Prefect by this process's relay, by outcome (sent | rejected: refused for good).",
+            ["outcome"],
+            registry=r,
+        )
+        self.relay_set_aside = Gauge(
+            "gateway_relay_set_aside",
+            "Inbox rows set aside because Prefect refused their events for good (4xx): alert on > 0.",
+            registry=r,
         )
         self.jobber_api_requests = Counter(
             "jobber_api_requests",

@@ -9,7 +9,17 @@ triggers both ignore an id they have already seen.
 Events go to the Prefect server's REST API (`POST /api/events`, answered 204 once the server has
 taken them) through Prefect's own client, so PREFECT_API_URL, PREFECT_API_KEY and
 PREFECT_API_AUTH_STRING apply as everywhere else. A row is marked relayed only after that 204. While
-Prefect is down, rows stay in the inbox and the relay retries with capped exponential backoff (tasks/retry.py).
+Prefect is down, rows stay in the inbox and the relay retries with capped exponential backoff
+(tasks/retry.py), for as long as it takes: unavailability never drops a row.
+
+A refusal is different from unavailability. When Prefect answers a batch with a permanent refusal
+(`REJECTED_STATUSES`: 400, 413, 422: an event it will never take, say an invalid or oversize one), the
+relay splits the batch in halves until it has isolated the refused rows (a poison row costs about
+2 log2(batch) requests, once), relays the others, and sets the refused rows aside with Prefect's answer
+as their reason (`relay_rejected_at`, `last_error`): logged once, counted in /healthz and /metrics, never
+sent again unless released (`tasks.store.inbox.release_relay_rejections`). Other 4xx answers (401, 403,
+404: credentials or PREFECT_API_URL are wrong) and 408/429 are not about an event: they are treated as
+unavailability, so a configuration mistake never sets every row aside.
 
 The events are the Prefect UI's feed of what Jobber sent (and what a contractor's own automations can
 match); they trigger no work. The work is woken directly: before a batch is sent, the relay asks its
@@ -35,7 +45,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from deployments.gateway.wakeup import Waker
-from tasks.errors import PrefectUnavailable, RelayNotConfigured
+from tasks.errors import PrefectRejected, PrefectUnavailable, RelayNotConfigured
 from tasks.events import account_related, event_name, event_payload, event_resource
 from tasks.retry import Backoff
 from tasks.settings import secret_text
@@ -45,6 +55,11 @@ log = logging.getLogger(__name__)
 
 # uuid5 namespace of relayed Jobber webhooks (fixed forever: changing it would re-fire every event).
 EVENT_NAMESPACE = uuid.UUID("6f1c2a8e-3b7d-5c4e-9a10-2d8b7e5f4c31")
+
+
+# Answers that say "this request can never succeed" (a malformed, invalid or oversize event), as opposed to
+# "not now" (5xx, 408, 429) or "not you" (401, 403: credentials; 404: PREFECT_API_URL), which are retried.
+REJECTED_STATUSES = frozenset({400, 413, 422})
 
 
 def event_id(dedupe_key: str) -> uuid.UUID:
@@ -144,9 +159,54 @@ def _send(client: Any, events: Sequence[dict[str, Any]]) -> None:
     try:
         client.request("POST", "/events", json=list(events))
     except httpx.HTTPStatusError as exc:
-        raise PrefectUnavailable(f"Prefect answered HTTP {exc.response.status_code}") from exc
+        status = exc.response.status_code
+        if status in REJECTED_STATUSES:
+            detail = " ".join(exc.response.text.split())[:300]
+            raise PrefectRejected(status, detail) from exc
+        raise PrefectUnavailable(f"Prefect answered HTTP {status}") from exc
     except httpx.HTTPError as exc:
         raise PrefectUnavailable(f"Prefect unreachable: {type(exc).__name__}") from exc
+
+
+def _send_isolating(
+    client: Any,
+    batch: Sequence[tuple[inbox.InboxEntry, dict[str, Any]]],
+    accepted: list[int],
+    rejected: dict[int, str],
+) -> None:
+    """Send `batch`; when Prefect refuses it for good, split it in halves until the refused rows are isolated.
+
+    Appends to `accepted` the ids Prefect took and to `rejected` each refused row's reason. Raises
+    PrefectUnavailable (what was accepted before stays in `accepted`).
+    """
+    try:
+        _send(client, [event for _, event in batch])
+    except PrefectRejected as exc:
+        if len(batch) == 1:
+            rejected[batch[0][0].id] = exc.reason
+            return
+        middle = len(batch) // 2
+        _send_isolating(client, batch[:middle], accepted, rejected)
+        _send_isolating(client, batch[middle:], accepted, rejected)
+        return
+    accepted.extend(entry.id for entry, _ in batch)
+
+
+def _settle(engine: Engine, entries: Sequence[inbox.InboxEntry], accepted: list[int], rejected: dict[int, str]) -> None:
+    """Record what Prefect took and what it refused for good, in one transaction; log each refusal once."""
+    with engine.begin() as conn:
+        inbox.mark_relayed(conn, ids=accepted)
+        inbox.set_aside_rejected(conn, reasons=rejected)
+    for entry in entries:
+        if entry.id in rejected:
+            log.warning(
+                "Inbox row %d (%s %s) set aside: %s. It no longer holds up the relay; "
+                "release it with tasks.store.inbox.release_relay_rejections once fixed",
+                entry.id,
+                entry.topic,
+                entry.item_id,
+                rejected[entry.id],
+            )
 
 
 def relay_once(
@@ -157,13 +217,15 @@ def relay_once(
     batch_size: int = 200,
     max_batches: int | None = None,
     on_rows: Callable[[list[inbox.InboxEntry]], None] | None = None,
+    on_rejected: Callable[[int], None] | None = None,
 ) -> int:
     """Send every unrelayed inbox row to Prefect now; the number of rows Prefect accepted.
 
     `on_rows` sees each batch before it is sent (the relay wakes the event worker there, so the work never
     waits for the event feed). Rows are marked relayed batch by batch, each only after Prefect accepted it.
-    When Prefect fails, the batch's rows get `relay_attempts + 1` and `last_error`, and PrefectUnavailable
-    is raised.
+    Rows Prefect refuses for good are isolated and set aside (`on_rejected(count)` hears of them); the
+    others of their batch are relayed. When Prefect is unavailable, the rows not yet accepted get
+    `relay_attempts + 1` and `last_error`, and PrefectUnavailable is raised.
     """
     owned = client is None
     sent = 0
@@ -180,17 +242,23 @@ def relay_once(
                 client = prefect_client(api_url)
                 client.__enter__()
             batches += 1
-            ids = [e.id for e in entries]
             now = datetime.now(UTC)
+            accepted: list[int] = []
+            rejected: dict[int, str] = {}
             try:
-                _send(client, [build_event(e, occurred=now) for e in entries])
+                _send_isolating(client, [(e, build_event(e, occurred=now)) for e in entries], accepted, rejected)
             except PrefectUnavailable as exc:
+                _settle(engine, entries, accepted, rejected)
+                done = set(accepted) | set(rejected)
                 with engine.begin() as conn:
-                    inbox.record_relay_failure(conn, ids=ids, error=str(exc))
+                    inbox.record_relay_failure(conn, ids=[e.id for e in entries if e.id not in done], error=str(exc))
+                if rejected and on_rejected is not None:
+                    on_rejected(len(rejected))
                 raise
-            with engine.begin() as conn:
-                inbox.mark_relayed(conn, ids=ids)
-            sent += len(entries)
+            _settle(engine, entries, accepted, rejected)
+            if rejected and on_rejected is not None:
+                on_rejected(len(rejected))
+            sent += len(accepted)
             if len(entries) < batch_size:
                 break
     finally:
@@ -210,6 +278,7 @@ class RelayStatus:
     last_success_at: datetime | None = None
     wakeups: int = 0
     last_wakeup_error: str | None = None
+    rejected: int = 0  # rows this relay set aside because Prefect refused their events for good
 
 
 class Relay:
@@ -225,6 +294,7 @@ class Relay:
         base_backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
         on_sent: Any = None,
+        on_rejected: Callable[[int], None] | None = None,
         waker: Waker | None = None,
     ) -> None:
         self.engine = engine
@@ -239,6 +309,7 @@ class Relay:
         self.backoff = Backoff(base=base_backoff_s, cap=max_backoff_s, floor=0.5)
         self.status = RelayStatus()
         self._on_sent = on_sent
+        self._on_rejected = on_rejected
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -254,11 +325,21 @@ class Relay:
 
         try:
             return relay_once(
-                self.engine, api_url=self.api_url, batch_size=self.batch_size, max_batches=20, on_rows=wake
+                self.engine,
+                api_url=self.api_url,
+                batch_size=self.batch_size,
+                max_batches=20,
+                on_rows=wake,
+                on_rejected=self._rejected,
             )
         finally:
             if not arrived:
                 self._poke(work_arrived=False)
+
+    def _rejected(self, count: int) -> None:
+        self.status.rejected += count
+        if self._on_rejected is not None:
+            self._on_rejected(count)
 
     def report_stalled(self, waiting: int) -> None:
         """Emit `jobberflow.events.stalled`: its trigger starts a jobber-events deployment run (prefect.yaml)."""
@@ -321,6 +402,7 @@ class Relay:
 
 __all__ = [
     "EVENT_NAMESPACE",
+    "REJECTED_STATUSES",
     "Relay",
     "RelayStatus",
     "build_event",

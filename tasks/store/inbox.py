@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -536,8 +536,11 @@ def _settle(items: list[tuple[asyncio.Future[bool], bool | BaseException]]) -> N
 # -- the relay's queries --------------------------------------------------------------------------------
 
 
+_UNRELAYED = (_TABLE.c.relayed_at.is_(None), _TABLE.c.relay_rejected_at.is_(None))
+
+
 def fetch_unrelayed(conn: Connection, *, limit: int = 200) -> list[InboxEntry]:
-    """The oldest rows not yet accepted by Prefect."""
+    """The oldest rows not yet accepted by Prefect (rows it refused for good are set aside, not here)."""
     rows = conn.execute(
         select(
             _TABLE.c.id,
@@ -550,7 +553,7 @@ def fetch_unrelayed(conn: Connection, *, limit: int = 200) -> list[InboxEntry]:
             _TABLE.c.relay_attempts,
             _TABLE.c.work_state,
         )
-        .where(_TABLE.c.relayed_at.is_(None))
+        .where(*_UNRELAYED)
         .order_by(_TABLE.c.id)
         .limit(limit)
     ).all()
@@ -590,6 +593,34 @@ def record_relay_failure(conn: Connection, *, ids: Sequence[int], error: str) ->
     )
 
 
+def set_aside_rejected(conn: Connection, *, reasons: Mapping[int, str], at: datetime | None = None) -> None:
+    """Prefect refused these rows' events for good: set them aside with the reason (`relay_rejected_at`,
+    `last_error`), so the relay no longer sends them and they no longer hold up the rows after them."""
+    when = at or datetime.now(UTC)
+    for row_id, reason in reasons.items():
+        conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id == row_id, _TABLE.c.relayed_at.is_(None))
+            .values(relay_rejected_at=when, relay_attempts=_TABLE.c.relay_attempts + 1, last_error=reason[:2000])
+        )
+
+
+def relay_rejections(engine: Engine) -> int:
+    """How many rows are set aside because Prefect refused their events (an indexed count)."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).where(_TABLE.c.relay_rejected_at.is_not(None))).scalar_one())
+
+
+def release_relay_rejections(engine: Engine, *, ids: Sequence[int] | None = None) -> int:
+    """Put rows set aside back in the relay's queue (all of them, or `ids`), say after fixing what Prefect
+    refused; the number released."""
+    statement = update(_TABLE).where(_TABLE.c.relay_rejected_at.is_not(None)).values(relay_rejected_at=None)
+    if ids is not None:
+        statement = statement.where(_TABLE.c.id.in_(list(ids)))
+    with engine.begin() as conn:
+        return int(conn.execute(statement).rowcount or 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Backlog:
     """Rows waiting for the relay, and how old the oldest one is."""
@@ -605,9 +636,7 @@ class Backlog:
 
 def backlog(engine: Engine) -> Backlog:
     with engine.connect() as conn:
-        row = conn.execute(
-            select(func.count(), func.min(_TABLE.c.received_at)).where(_TABLE.c.relayed_at.is_(None))
-        ).one()
+        row = conn.execute(select(func.count(), func.min(_TABLE.c.received_at)).where(*_UNRELAYED)).one()
     return Backlog(count=int(row[0] or 0), oldest_received_at=as_utc(row[1]))
 
 
@@ -634,6 +663,9 @@ __all__ = [
     "insert_rows",
     "mark_relayed",
     "record_relay_failure",
+    "relay_rejections",
+    "release_relay_rejections",
+    "set_aside_rejected",
     "store_rows",
     "stored_keys",
 ]

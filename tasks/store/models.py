@@ -240,6 +240,9 @@ class WebhookInbox(Base):
     relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     relay_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when Prefect refused the row's event for good (a 4xx such as 422): the relay sets it aside
+    # (deployments/gateway/relay.py), its reason in last_error, so it no longer blocks the rows after it.
+    relay_rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # The work the event causes (tasks/events/queue.py): pending -> claimed -> done | failed; "none" for
     # topics nothing acts on. A claim is fenced by its token and expires at work_claimed_until.
     work_state: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")

@@ -44,3 +44,27 @@ def test_0009_adds_the_refresh_lease_and_keeps_the_tokens(db_url: str) -> None:
         assert tuple(row) == ("rt", 3, None, None)
     finally:
         engine.dispose()
+
+
+def test_0010_adds_relay_rejected_at_and_keeps_unrelayed_rows_in_the_relays_queue(db_url: str) -> None:
+    from tasks.store import inbox
+
+    engine = _at_revision(db_url, "0009")
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO webhook_inbox (dedupe_key, account_id, topic, item_id, occurred_at, body, "
+                    "received_at, relay_attempts, last_error) VALUES ('k1', 'acc', 'JOB_CLOSED', 'job-1', "
+                    "'2025-01-24T15:30:00-06:00', '{}', :t, 4, 'Prefect answered HTTP 422')"
+                ),
+                {"t": datetime.now(UTC)},
+            )
+        upgrade_database(db_url)
+        with engine.connect() as conn:
+            (entry,) = inbox.fetch_unrelayed(conn)
+            rejected = conn.execute(sa.text("SELECT relay_rejected_at FROM webhook_inbox")).scalar_one()
+        assert (entry.item_id, entry.relay_attempts, rejected) == ("job-1", 4, None)
+        assert inbox.relay_rejections(engine) == 0
+    finally:
+        engine.dispose()
