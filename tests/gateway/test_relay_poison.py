@@ -207,3 +207,23 @@ def test_a_refused_row_is_logged_once(db_url: str, prefect: FakePrefect, caplog:
         relay_once(engine, api_url=prefect.url)
     lines = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
     assert len(lines) == 1 and "client-1" in lines[0] and "HTTP 422" in lines[0]
+
+
+def test_retention_keeps_a_set_aside_row(db_url: str, prefect: FakePrefect) -> None:
+    """A row set aside is kept (like failed work) until someone looks, however old it is."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tasks.events import queue
+    from tasks.store.models import WebhookInbox
+
+    engine = get_engine(db_url)
+    _store(engine, ["old-ok", "old-refused"])
+    prefect.refused = {"old-refused"}
+    assert relay_once(engine, api_url=prefect.url) == 1
+    long_ago = datetime.now(UTC) - queue.INBOX_RETENTION - timedelta(days=1)
+    with engine.begin() as conn:
+        conn.execute(update(WebhookInbox).values(work_state=queue.DONE, received_at=long_ago))
+    assert queue.prune(engine).deleted == 1
+    assert [r["item_id"] for r in inbox_rows(db_url)] == ["old-refused"]

@@ -209,23 +209,29 @@ def test_a_live_lease_is_respected(
     assert endpoint.calls == 0
 
 
+def _another_process_stores(engine: Engine, access: str, refresh: str) -> Callable[[], None]:
+    """What another process does while this one waits on Jobber past its lease: it stores a newer pair."""
+
+    def store() -> None:
+        with unit_of_work(engine) as session:
+            accounts.save_tokens(
+                session,
+                account_key=KEY,
+                access_token=access,
+                refresh_token=refresh,
+                access_expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+
+    return store
+
+
 def test_a_refusal_of_a_token_rotated_meanwhile_keeps_the_new_tokens(
     engine: Engine, endpoint: FakeTokenEndpoint
 ) -> None:
     """A holder whose lease ran out gets invalid_grant for the old token after another process stored a new
     pair: the new pair stays, the account stays connected."""
 
-    def another_process_rotated() -> None:
-        with unit_of_work(engine) as session:
-            accounts.save_tokens(
-                session,
-                account_key=KEY,
-                access_token="rotated",
-                refresh_token="rotated-refresh",
-                access_expires_at=datetime.now(UTC) + timedelta(hours=1),
-            )
-
-    endpoint.before_answer = another_process_rotated
+    endpoint.before_answer = _another_process_stores(engine, "rotated", "rotated-refresh")
     endpoint.answer = (400, {"error": "invalid_grant"})
     assert _provider(engine, endpoint).access_token() == "rotated"
     stored = _stored(engine)
@@ -235,17 +241,7 @@ def test_a_refusal_of_a_token_rotated_meanwhile_keeps_the_new_tokens(
 
 
 def test_a_late_refresh_never_overwrites_newer_tokens(engine: Engine, endpoint: FakeTokenEndpoint) -> None:
-    def another_process_rotated() -> None:
-        with unit_of_work(engine) as session:
-            accounts.save_tokens(
-                session,
-                account_key=KEY,
-                access_token="newer",
-                refresh_token="newer-refresh",
-                access_expires_at=datetime.now(UTC) + timedelta(hours=1),
-            )
-
-    endpoint.before_answer = another_process_rotated
+    endpoint.before_answer = _another_process_stores(engine, "newer", "newer-refresh")
     assert _provider(engine, endpoint).access_token() == "newer"
     stored = _stored(engine)
     assert stored is not None and (stored.access_token, stored.refresh_token) == ("newer", "newer-refresh")
