@@ -48,7 +48,9 @@ def signed_headers(body: bytes, secret: str = SECRET) -> dict[str, str]:
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"jobber_client_secret": SECRET, "database_url": db_url}
+    # A generous store deadline: on a loaded test machine a commit can stall past the production 0.5 s, and
+    # these tests post without Jobber's retries. tests/gateway/test_store_deadline.py tests the real one.
+    values: dict[str, Any] = {"jobber_client_secret": SECRET, "database_url": db_url, "gateway_store_deadline_s": 5.0}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
