@@ -565,7 +565,7 @@ def test_a_snapshot_of_an_older_schema_restores_and_is_migrated(
 
     assert report.restored_revision == "0001"
     assert report.revision == current_revision(db_url)  # head
-    # the revision moved on, and the tokens' rows gained the columns of later migrations (0009's refresh lease)
+    # the revision moved on, and the tokens' rows gained the columns of later migrations (0010's refresh lease)
     assert report.mismatches() == ["alembic_version", "jobber_tokens"]
     assert report.row_counts["clients"] == 0
     restored = dump(target)

@@ -18,8 +18,8 @@ def _at_revision(db_url: str, revision: str) -> sa.Engine:
     return build_engine(db_url)
 
 
-def test_0009_adds_the_refresh_lease_and_keeps_the_tokens(db_url: str) -> None:
-    engine = _at_revision(db_url, "0008")
+def test_0010_adds_the_refresh_lease_and_keeps_the_tokens(db_url: str) -> None:
+    engine = _at_revision(db_url, "0009")
     try:
         now = datetime.now(UTC)
         with engine.begin() as conn:
@@ -46,10 +46,10 @@ def test_0009_adds_the_refresh_lease_and_keeps_the_tokens(db_url: str) -> None:
         engine.dispose()
 
 
-def test_0010_adds_relay_rejected_at_and_keeps_unrelayed_rows_in_the_relays_queue(db_url: str) -> None:
+def test_0011_adds_relay_rejected_at_and_keeps_unrelayed_rows_in_the_relays_queue(db_url: str) -> None:
     from tasks.store import inbox
 
-    engine = _at_revision(db_url, "0009")
+    engine = _at_revision(db_url, "0010")
     try:
         with engine.begin() as conn:
             conn.execute(
