@@ -370,8 +370,10 @@ class Harness:
         os.environ.update({k: v for k, v in self.env.items() if k != MARKER})
         from tasks.jobber.connect import connect_with_oauth
         from tasks.settings import reset_settings_cache
+        from tasks.store.migrate import upgrade_database
 
         reset_settings_cache()
+        upgrade_database(self.database_url)  # `jobberflow db upgrade`, as a user does before connecting
         with contextlib.suppress(ImportError):
             from tasks.jobber.factory import reset_jobber_clients
 
