@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
 from typing import Any
 
+from tasks.jobber.models import Address, connection_nodes
 from tasks.phone import to_e164
 from tasks.reviews.rules.timezones import valid_zone, zone_for_region
 
@@ -98,11 +98,7 @@ def _get(node: Any, *path: str) -> Any:
 
 
 def _nodes(value: Any) -> list[Mapping[str, Any]]:
-    if isinstance(value, Mapping):
-        value = value.get("nodes")
-    if not isinstance(value, list):
-        return []
-    return [v for v in value if isinstance(v, Mapping)]
+    return [v for v in connection_nodes(value) if isinstance(v, Mapping)]
 
 
 def _text(value: Any) -> str | None:
@@ -128,18 +124,6 @@ def _integer(value: Any) -> int | None:
 
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp from Jobber (or a webhook's occurredAt), as an aware datetime; None if unusable."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _region_for_phone(country: str | None) -> str:
@@ -213,9 +197,7 @@ def context_from_job(
     client = job.get("client") if isinstance(job.get("client"), Mapping) else fallback_client
     values = _client_fields(client)
     phone, raw, sms_allowed = pick_phone(client if isinstance(client, Mapping) else {}, country=country)
-    parts = [_text(_get(address, key)) for key in ("street1", "street2", "city")]
-    region = " ".join(p for p in (province, _text(_get(address, "postalCode"))) if p)
-    one_line = ", ".join(p for p in (*parts, region) if p) or None
+    one_line = Address.read(address)[0].one_line if isinstance(address, Mapping) else ""
     values.update(
         job_id=str(job.get("id")),
         job_number=_integer(job.get("jobNumber")),
@@ -227,7 +209,7 @@ def context_from_job(
         phone=phone,
         phone_raw=raw,
         sms_allowed=sms_allowed,
-        property_address=one_line,
+        property_address=one_line or None,
         province=province,
         country=country,
         timezone=valid_zone(zone_for_region(province, country)),

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tasks.reviews.rules.mapping import ReviewContext, parse_time
+from tasks.jobber.models import parse_time
+from tasks.reviews.rules.mapping import ReviewContext
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.settings import ReviewSettings
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tasks.reviews.rules.mapping import ReviewContext, context_from_invoice, context_from_job, parse_time
+from tasks.jobber.models import parse_time
+from tasks.reviews.rules.mapping import ReviewContext, context_from_invoice, context_from_job
 from tasks.reviews.settings import Trigger
 
 TOPICS: dict[str, tuple[str, ...]] = {

@@ -24,9 +24,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Engine, select
 
+from tasks.jobber.models import parse_time
 from tasks.phone import to_e164
 from tasks.reviews.decision import Decision
-from tasks.reviews.rules.mapping import ReviewContext, parse_time, split_name
+from tasks.reviews.rules.mapping import ReviewContext, split_name
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.timezones import valid_zone, zone_for_phone, zone_for_region
 from tasks.reviews.settings import ReviewSettings

@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 from tasks.errors import JobberRateLimited, JobberTransportError
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
+from tasks.jobber.models import parse_time
 from tasks.reviews.decision import Decision
 from tasks.reviews.jobber import account_key_of, business_zone_of
-from tasks.reviews.rules.mapping import parse_time
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.triggers import match_invoice, match_job, match_visit
 from tasks.reviews.settings import ReviewSettings

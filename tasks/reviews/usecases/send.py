@@ -43,6 +43,7 @@ from tasks.errors import (
     ReviewTemplateError,
 )
 from tasks.jobber.client import JobberClient
+from tasks.jobber.models import parse_time
 from tasks.retry import Backoff
 from tasks.reviews import ledger
 from tasks.reviews.decision import Decision
@@ -50,7 +51,6 @@ from tasks.reviews.jobber import job_states, still_valid
 from tasks.reviews.ledger import Outcome
 from tasks.reviews.loader import opt_outs
 from tasks.reviews.rules.channels import ChannelChoice, choose_channels
-from tasks.reviews.rules.mapping import parse_time
 from tasks.reviews.rules.rendering import RenderedMessages, render_messages
 from tasks.reviews.rules.stored import StoredContext
 from tasks.reviews.rules.timing import outside_quiet_hours, resolve_zone, send_time
