@@ -4,7 +4,7 @@ prefect.yaml stays the one place where deployments are described: `prefect deplo
 on a server with work pools, and this runner reads the same file and serves them with `prefect.serve`,
 schedules and event triggers included, so a contractor's edit takes effect in both. One exception: the
 review settings of jobber-events, which Prefect holds once the deployment exists; the runner registers it
-with the stored ones (tasks/review_settings_source.py).
+with the stored ones (tasks/reviews/settings_source.py).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def serve_all(names: list[str] | None = None, *, limit: int | None = None) -> No
     """Serve the deployments (blocks). Poll often: latency from an event to its run matters here."""
     from prefect import serve
 
-    from tasks.review_settings_source import DEPLOYMENT, PARAMETER, settings_to_register
+    from tasks.reviews.settings_source import DEPLOYMENT, PARAMETER, settings_to_register
     from tasks.store.migrate import upgrade_database
 
     upgrade_database()  # process start: the runs it serves check the schema, never migrate

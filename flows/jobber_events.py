@@ -7,7 +7,7 @@
   leaves a table (one row per event) after what it did. Background tasks start in a long-lived worker
   (tenths of a second), where a deployment run starts a new process (seconds): the instant path is this.
 - `jobber_events`: the `jobber-events` deployment. Its `settings` parameter is where Prefect holds the
-  contractor's review settings, the one store every reader uses (tasks/review_settings_source.py: an edit
+  contractor's review settings, the one store every reader uses (tasks/reviews/settings_source.py: an edit
   in the Prefect UI reaches the task runs within 30 s), and its schedule sweeps up what a lost wake-up left
   behind.
 """
@@ -102,7 +102,7 @@ def _rename_task_run(name: str) -> None:
 @task(name="handle-jobber-events", task_run_name="jobber events", retries=0)
 def handle_jobber_events() -> dict[str, int]:
     """Do the work of every pending Jobber event (the inbox says which); see tasks/events/handler.py."""
-    from tasks.review_settings_source import review_settings
+    from tasks.reviews.settings_source import review_settings
 
     result = drain(build_context(review_settings()))
     _rename_task_run(result.run_name())

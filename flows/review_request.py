@@ -78,10 +78,10 @@ def review_request(
 def review_poll(settings: ReviewSettings | None = None, initial_lookback_hours: int = 24) -> int:
     """Scheduled fallback: plan requests for what the trigger matched since the last poll. Returns how many
     new requests were planned. `settings` default to the contractor's (the jobber-events deployment's in
-    Prefect, tasks/review_settings_source.py); pass them only for a one-off run."""
+    Prefect, tasks/reviews/settings_source.py); pass them only for a one-off run."""
     require_current_schema()
     if settings is None:
-        from tasks.review_settings_source import review_settings
+        from tasks.reviews.settings_source import review_settings
 
         settings = review_settings()
         if settings is None:

@@ -2,7 +2,7 @@
 
 The runner (deployments/runner.py) serves these entries and `prefect deploy --all` registers them, with
 JOBBERFLOW_PARAMETER_OVERRIDES laid over them as the runner does. The review settings of jobber-events are
-only seeded from here: once that deployment exists, Prefect holds them (tasks/review_settings_source.py).
+only seeded from here: once that deployment exists, Prefect holds them (tasks/reviews/settings_source.py).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ This class is the only reader of the environment: every variable the project hon
 tests/test_settings_sources.py fails on an `os.environ`/`os.getenv` read anywhere else. Code that starts
 child processes may still *set* variables for them. A secret becomes text in one place, `secret_text()`.
 The contractor's review choices are not here: they are the jobber-events deployment's parameters in
-Prefect (tasks/review_settings_source.py).
+Prefect (tasks/reviews/settings_source.py).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ The floors of ``tasks/``, lowest first (a module may import its own floor and th
    plain values and configuration
 1. ``tasks.store``: the database (models, migrations, repositories shared by every pipeline)
 2. ``tasks.jobber`` and ``tasks.delivery``: the outside world (Jobber's API; Twilio, SMTP, the local outbox)
-3. ``tasks.sync``, ``tasks.slack``, ``tasks.admin``: one pipeline each
-4. ``tasks.reviews``: review requests (it posts to Slack)
+3. ``tasks.sync``, ``tasks.slack``: one pipeline each
+4. ``tasks.reviews``: review requests (it posts to Slack); ``tasks.admin``: the admin page's data (it shows the
+   review settings)
 5. ``tasks.events``: the event path, which drives sync, reviews and Slack per webhook
 
 Above ``tasks/`` stand ``flows/`` and ``deployments/`` (production) and ``sandbox/`` (developer tools);
@@ -37,8 +38,8 @@ FLOORS: dict[str, int] = {
     "tasks.delivery": 2,
     "tasks.sync": 3,
     "tasks.slack": 3,
-    "tasks.admin": 3,
     "tasks.reviews": 4,
+    "tasks.admin": 4,
     "tasks.events": 5,
 }
 

@@ -65,12 +65,12 @@ def _settings(request: Request) -> Settings:
 
 def review_settings_for(request: Request) -> ReviewSettings:
     """`app.state.review_settings` when set (tests), else the contractor's: the jobber-events deployment's in
-    Prefect (tasks/review_settings_source.py), so Make.com requests follow an edit made in the UI. Blocking
+    Prefect (tasks/reviews/settings_source.py), so Make.com requests follow an edit made in the UI. Blocking
     (it may ask Prefect): call it in a worker thread."""
     configured = getattr(request.app.state, "review_settings", None)
     if isinstance(configured, ReviewSettings):
         return configured
-    from tasks.review_settings_source import review_settings
+    from tasks.reviews.settings_source import review_settings
 
     found = review_settings()
     if found is None:

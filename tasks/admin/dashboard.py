@@ -128,7 +128,7 @@ class Dashboard:
     review_requests: tuple[ReviewRequestRow, ...]
     opt_outs: OptOuts
     weeks: tuple[WeekCounts, ...]
-    # The contractor's review settings as every reader sees them now (tasks/review_settings_source.py):
+    # The contractor's review settings as every reader sees them now (tasks/reviews/settings_source.py):
     # setting -> value, or a one-line problem when they cannot be read. Filled by the gateway.
     review_settings: dict[str, str] = dataclasses.field(default_factory=dict)
     review_settings_problem: str | None = None

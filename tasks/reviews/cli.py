@@ -2,7 +2,7 @@
 
 - `preview_text(job_id, settings_path=None, deployment="jobber-events", overrides=None)`: the rendered
   request for a job, with channels, segments and send time. Settings come from a JSON/YAML file, else the
-  contractor's, as every other reader sees them (tasks/review_settings_source.py).
+  contractor's, as every other reader sees them (tasks/reviews/settings_source.py).
 - `recent_requests(limit=20)`: the latest review requests as rows (job, client, channel, status, reason).
 - `dispatch_now()`: send everything due now, without Prefect (a one-off drain).
 """
@@ -23,14 +23,14 @@ def load_review_settings(
     settings_path: Path | None = None, *, deployment: str = "jobber-events", overrides: dict[str, Any] | None = None
 ) -> ReviewSettings:
     """ReviewSettings from a JSON or YAML file, else the contractor's (the jobber-events deployment's in
-    Prefect; prefect.yaml's while it does not exist: tasks/review_settings_source.py)."""
+    Prefect; prefect.yaml's while it does not exist: tasks/reviews/settings_source.py)."""
     if settings_path is not None:
         text = settings_path.read_text(encoding="utf-8")
         data = json.loads(text) if settings_path.suffix == ".json" else yaml.safe_load(text)
         if isinstance(data, dict) and isinstance(data.get("settings"), dict):
             data = data["settings"]
     elif deployment == "jobber-events":
-        from tasks.review_settings_source import review_settings_data
+        from tasks.reviews.settings_source import review_settings_data
 
         data = review_settings_data()
         if data is None:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from tasks import review_settings_source as source
-from tasks.review_settings_source import forget_review_settings, review_settings, settings_to_register
+from tasks.reviews import settings_source as source
+from tasks.reviews.settings_source import forget_review_settings, review_settings, settings_to_register
 from tasks.settings import Settings, reset_settings_cache
 from tests.gateway.test_reviews import BODY, Gateway
 
