@@ -10,7 +10,7 @@ too. APP_DISCONNECT also drops the account's tokens.
 Prefect hears about stored rows from the relay (deployments/gateway/relay.py), never from this request.
 
 The route is deliberately lean (no pydantic on the hot path): Jobber disables an app whose endpoint
-is slow, and the group commit (tasks/store/inbox.py) is what makes many concurrent requests cheap.
+is slow, and the group commit (tasks/store/inbox_writer.py) is what makes many concurrent requests cheap.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from deployments.gateway.metrics import metrics_for
 from tasks.errors import BodyTooLarge, ClientDisconnected, InboxUnavailable
 from tasks.events.routing import initial_state
 from tasks.jobber.webhooks import SIGNATURE_HEADER, JobberWebhook, parse_event
-from tasks.store.inbox import InboxRow, InboxWriter
+from tasks.store.inbox import InboxRow
+from tasks.store.inbox_writer import InboxWriter
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tasks.events import queue
 from tasks.events.routing import initial_state, work_for
-from tasks.store import inbox
+from tasks.store import inbox, inbox_writer
 from tasks.store.db import get_engine
 from tasks.store.models import WebhookInbox
 
@@ -131,8 +131,8 @@ def test_the_gateways_fast_insert_stores_the_work_state(db_url: str, caplog: obj
     import logging
 
     engine = get_engine(db_url)
-    writer = inbox.InboxWriter(engine)
-    with caplog.at_level(logging.WARNING, logger="tasks.store.inbox"):  # type: ignore[attr-defined]
+    writer = inbox_writer.InboxWriter(engine)
+    with caplog.at_level(logging.WARNING, logger="tasks.store.inbox_writer"):  # type: ignore[attr-defined]
         for row in _rows(2) + _rows(1, topic="APP_DISCONNECT"):
             assert writer.store_sync(row) is True
     writer.close()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tasks.store import inbox
+from tasks.store import inbox, inbox_writer
 from tasks.store.db import get_engine
 from tasks.store.migrate import upgrade_database
 from tests.gateway.test_webhooks_support import (
@@ -112,9 +112,9 @@ def test_a_locked_database_answers_503_within_the_deadline_then_recovers(sqlite_
 
 def test_a_batch_of_n_rows_costs_one_bounded_wait_not_n(sqlite_url: str) -> None:
     engine = get_engine(sqlite_url)
-    writer = inbox.InboxWriter(engine, deadline_s=DEADLINE_S)
+    writer = inbox_writer.InboxWriter(engine, deadline_s=DEADLINE_S)
     futures: list[Future[bool]] = [Future() for _ in range(50)]
-    batch: list[inbox._Waiter] = [(_row(i), future, None) for i, future in enumerate(futures)]
+    batch: list[inbox_writer._Waiter] = [(_row(i), future, None) for i, future in enumerate(futures)]
     with _WriteLock(sqlite_url):
         worker = threading.Thread(target=writer._commit, args=(batch,), daemon=True)
         started = time.monotonic()
@@ -133,7 +133,7 @@ def test_a_batch_of_n_rows_costs_one_bounded_wait_not_n(sqlite_url: str) -> None
 def test_a_request_stops_waiting_at_the_deadline_and_its_late_row_is_a_duplicate_later(sqlite_url: str) -> None:
     """The row is written after its caller was told 503: Jobber's retry is then acknowledged as a duplicate."""
     engine = get_engine(sqlite_url)
-    writer = inbox.InboxWriter(engine, deadline_s=DEADLINE_S)
+    writer = inbox_writer.InboxWriter(engine, deadline_s=DEADLINE_S)
     release = threading.Event()
     original = writer._store
 
@@ -161,7 +161,7 @@ def test_a_request_stops_waiting_at_the_deadline_and_its_late_row_is_a_duplicate
 def test_one_bad_row_fails_alone_and_the_others_are_stored(db_url: str) -> None:
     """An error that may be a row's fault (here a NOT NULL violation) still splits the batch."""
     engine = get_engine(db_url)
-    writer = inbox.InboxWriter(engine, deadline_s=5.0)
+    writer = inbox_writer.InboxWriter(engine, deadline_s=5.0)
     good = [_row(i) for i in range(5)]
     bad = inbox.InboxRow(
         dedupe_key="f" * 64,
@@ -173,7 +173,9 @@ def test_one_bad_row_fails_alone_and_the_others_are_stored(db_url: str) -> None:
         received_at=datetime.now(UTC),
     )
     futures: list[Future[bool]] = [Future() for _ in range(6)]
-    batch: list[inbox._Waiter] = [(row, f, None) for row, f in zip([*good[:3], bad, *good[3:]], futures, strict=True)]
+    batch: list[inbox_writer._Waiter] = [
+        (row, f, None) for row, f in zip([*good[:3], bad, *good[3:]], futures, strict=True)
+    ]
     writer._commit(batch)
     results = []
     for future in futures:

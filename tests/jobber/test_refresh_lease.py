@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 import tasks.jobber.auth as auth
 from tasks.errors import ReconnectRequired
 from tasks.jobber.auth import DatabaseTokenProvider, OAuthClient
-from tasks.store import accounts, inbox
+from tasks.store import accounts, inbox, inbox_writer
 from tasks.store.db import get_engine, unit_of_work
 from tasks.store.models import JobberToken
 
@@ -121,7 +121,7 @@ def test_a_refresh_in_flight_holds_no_database_lock(engine: Engine, endpoint: Fa
     try:
         assert endpoint.entered.wait(10), "the refresh never reached Jobber"
         # the gateway's inbox commits at once on the same database ...
-        writer = inbox.InboxWriter(engine, deadline_s=2.0)
+        writer = inbox_writer.InboxWriter(engine, deadline_s=2.0)
         row = inbox.InboxRow(
             dedupe_key="a" * 64,
             account_id="acc",
