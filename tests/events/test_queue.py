@@ -172,3 +172,22 @@ def test_retention_prunes_old_processed_relayed_rows_and_keeps_failed_ones(db_ur
     assert sorted(_states(db_url)) == ids[2:]
     assert queue.prune(engine, now=now).deleted == 0
     assert queue.prune(engine, now=now + timedelta(days=60)).deleted == 1  # the recent relayed done row, now old
+
+
+def test_the_backlog_counts_how_long_rows_have_been_claimable_not_since_received(db_url: str) -> None:
+    """A row retried after backoff, or whose claim expired, has waited since it became claimable again:
+    the review poll reads this to tell a stalled worker from rows being taken right now."""
+    from tasks.store.inbox_work import backlog
+
+    engine = get_engine(db_url)
+    inbox.store_rows(engine, _rows(2))
+    received = datetime.now(UTC)
+    assert backlog(engine, now=received)[0] == 2
+    assert abs(backlog(engine, now=received)[1] - received) < timedelta(seconds=5)  # type: ignore[operator]
+    first = queue.claim(engine, limit=1, now=received)
+    queue.retry_later(engine, first.token, {first.events[0].id: "boom"}, now=received + timedelta(hours=1))
+    queue.claim(engine, limit=1, now=received + timedelta(hours=1), lease=timedelta(minutes=5))
+    later = received + timedelta(hours=1, minutes=10)  # the retry came due, the second claim ran out
+    count, since = backlog(engine, now=later)
+    assert count == 2 and since is not None and since > received + timedelta(hours=1)
+    assert backlog(engine, now=later, cap=1)[0] == 1

@@ -109,21 +109,73 @@ def test_a_busy_jobber_ends_the_poll_quietly_and_keeps_its_watermark(
     assert later.stopped == "" and [d.status for d in later.decisions] == ["planned"]
 
 
-def test_the_poll_waits_while_the_event_path_has_a_backlog(
+def _pending_webhooks(engine: Engine, count: int, received_at: datetime) -> None:
+    from tasks.store import inbox
+
+    rows = [
+        inbox.InboxRow(f"k{i}", "acc", "JOB_CLOSED", f"j{i}", "2026-12-07T10:00:00Z", "{}", received_at)
+        for i in range(count)
+    ]
+    inbox.store_rows(engine, rows)
+
+
+def test_the_poll_waits_while_the_event_path_has_an_old_backlog(
     live: tuple[SandboxServer, JobberClient], engine: Engine
 ) -> None:
-    """A burst of webhooks and a poll would compete for Jobber's budget: the poll waits a turn, keeping its
-    window, and plans the job once the events are handled."""
+    """Webhooks waiting longer than the event worker takes to pick them up mean it is behind: a poll would
+    compete for Jobber's budget, so it waits a turn, keeping its window, and plans the job once the events
+    are handled."""
     from tasks.events import queue
-    from tasks.store import inbox
+    from tasks.reviews.usecases.poll import BACKLOG_AGE
 
     sb, client = live
     sb.store.close_job(job_id=_john(sb).id)  # type: ignore[attr-defined]
-    row = inbox.InboxRow("k", "acc", "JOB_CLOSED", "j", "2026-12-07T10:00:00Z", "{}", datetime.now(UTC))
-    inbox.store_rows(engine, [row])
+    _pending_webhooks(engine, 1, datetime.now(UTC) - BACKLOG_AGE - timedelta(seconds=30))
     waiting = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
     assert waiting.stopped.startswith("webhooks are being handled") and waiting.examined == 0
     claim = queue.claim(engine)
     queue.finish(engine, claim.token, {e.id: "done" for e in claim.events})
     later = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
     assert [d.status for d in later.decisions] == ["planned"]
+
+
+def test_the_poll_waits_while_the_event_path_has_a_large_backlog(
+    live: tuple[SandboxServer, JobberClient], engine: Engine
+) -> None:
+    """More fresh webhooks waiting than the worker claims in one batch is a burst: the poll waits a turn."""
+    from tasks.reviews.usecases.poll import BACKLOG_ROWS
+
+    sb, client = live
+    sb.store.close_job(job_id=_john(sb).id)  # type: ignore[attr-defined]
+    _pending_webhooks(engine, BACKLOG_ROWS + 1, datetime.now(UTC))
+    waiting = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
+    assert waiting.stopped.startswith("webhooks are being handled") and waiting.examined == 0
+
+
+def test_a_small_fresh_backlog_does_not_hold_the_poll_back(
+    live: tuple[SandboxServer, JobberClient], engine: Engine
+) -> None:
+    """Under steady webhook load a few rows are always pending, being taken by the worker right now: that
+    is not a backlog, and the poll runs (the chaos soak saw it put off for 45 minutes otherwise)."""
+    sb, client = live
+    sb.store.close_job(job_id=_john(sb).id)  # type: ignore[attr-defined]
+    _pending_webhooks(engine, 10, datetime.now(UTC))
+    ran = poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING)
+    assert ran.stopped == "" and [d.status for d in ran.decisions] == ["planned"]
+
+
+def test_a_poll_put_off_past_the_bound_runs_anyway(live: tuple[SandboxServer, JobberClient], engine: Engine) -> None:
+    """A backlog that never ends must not starve the poll: once it has been put off for MAX_PUT_OFF since
+    its last completed pass (or since it was first put off), it runs regardless, and then yields again."""
+    from tasks.reviews.usecases.poll import BACKLOG_ROWS, MAX_PUT_OFF
+
+    sb, client = live
+    sb.store.close_job(job_id=_john(sb).id)  # type: ignore[attr-defined]
+    start = datetime.now(UTC)
+    _pending_webhooks(engine, BACKLOG_ROWS + 1, start)
+    turns = [start + timedelta(minutes=10 * i) for i in range(4)]  # the 10-minute schedule
+    results = [poll_and_plan(client, engine, settings=review_settings(), branding=BRANDING, now=t) for t in turns]
+    ran = [r.stopped == "" for r in results]
+    assert timedelta(minutes=10) < MAX_PUT_OFF <= timedelta(minutes=20)  # one skipped turn at most
+    assert ran == [False, False, True, False]
+    assert [d.status for d in next(r for r in results if r.stopped == "").decisions] == ["planned"]

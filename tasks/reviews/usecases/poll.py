@@ -39,6 +39,18 @@ JOB_PAGE = 40
 INVOICE_PAGE = 20
 OVERLAP = timedelta(minutes=5)  # re-read a little before the watermark: clocks and commits are not exact
 
+# When the poll gives way to the event path (both spend the same Jobber budget). Under steady webhook load
+# a few rows are always pending, taken by the worker within seconds: that is not a backlog, and yielding to
+# it starved the poll for 45 minutes in the chaos soak (docs/benchmarks.md). A backlog is more rows than the
+# worker claims in one batch (tasks/events/queue.py claim limit), or a row claimable for longer than the
+# instant path takes to pick one up (seconds; a relayed wake-up or the drain within a minute or two).
+BACKLOG_ROWS = 200
+BACKLOG_AGE = timedelta(minutes=2)
+# However long the backlog lasts, the poll is never put off longer than this since its last completed pass
+# (or since it was first put off): on the 10-minute schedule, one skipped turn at most. It then runs paced
+# by the Jobber budget like any other caller, so missed webhooks wait minutes, not until the load stops.
+MAX_PUT_OFF = timedelta(minutes=15)
+
 
 @dataclass
 class PollResult:
@@ -56,13 +68,17 @@ def _watermark(engine: Engine, account_key: str, trigger: str) -> datetime | Non
         return as_utc(row.watermark) if row is not None else None
 
 
-def _save_watermark(engine: Engine, account_key: str, trigger: str, value: datetime) -> None:
+def _save_watermark(engine: Engine, account_key: str, trigger: str, value: datetime, now: datetime) -> None:
+    """Move the watermark forward and stamp the completed pass (`updated_at`, which bounds how long the
+    next polls may be put off, even when nothing changed)."""
     with unit_of_work(engine) as session:
         row = session.get(PollWatermark, (account_key, trigger))
         if row is None:
-            session.add(PollWatermark(account_key=account_key, trigger=trigger, watermark=value))
-        elif as_utc(row.watermark) is None or value > (as_utc(row.watermark) or value):
+            session.add(PollWatermark(account_key=account_key, trigger=trigger, watermark=value, updated_at=now))
+            return
+        if as_utc(row.watermark) is None or value > (as_utc(row.watermark) or value):
             row.watermark = value
+        row.updated_at = now
 
 
 def _candidates(client: JobberClient, settings: ReviewSettings, since: datetime) -> list[tuple[Any, datetime | None]]:
@@ -127,7 +143,7 @@ def poll_and_plan(
     since = (mark - OVERLAP) if mark is not None else now - initial_lookback
     result = PollResult(since=since, watermark=mark or since)
     newest = mark or since
-    if defer_to_events and _events_waiting(engine):
+    if defer_to_events and _put_off(engine, account_key, settings.trigger, now):
         result.stopped = "webhooks are being handled right now; the poll waits for the next turn (same window)"
         return result
     try:
@@ -138,16 +154,27 @@ def poll_and_plan(
     newest = max([newest, *result.newest])
     # Never past "now": an item updated later than our clock would otherwise be skipped next time.
     result.watermark = min(newest, now)
-    _save_watermark(engine, account_key, settings.trigger, result.watermark)
+    _save_watermark(engine, account_key, settings.trigger, result.watermark, now)
     return result
 
 
-def _events_waiting(engine: Engine) -> bool:
-    """Is the event path working through a backlog? Then webhooks are evidently arriving, and a poll would
-    spend the Jobber budget those events need (a poll page costs thousands of points): it waits a turn."""
-    from tasks.store.inbox_work import claimable_count
+def _put_off(engine: Engine, account_key: str, trigger: str, now: datetime) -> bool:
+    """Should the poll wait a turn? Only for a real backlog (BACKLOG_ROWS, BACKLOG_AGE): then webhooks are
+    evidently arriving, and a poll would spend the Jobber budget those events need (a poll page costs
+    thousands of points). Never for more than MAX_PUT_OFF since the last completed pass, which the
+    watermark row's updated_at records (a first put-off before any pass creates the row, watermark empty)."""
+    from tasks.store.inbox_work import backlog
 
-    return claimable_count(engine, cap=1) > 0
+    waiting, ready_since = backlog(engine, now=now, cap=BACKLOG_ROWS + 1)
+    old = ready_since is not None and now - ready_since > BACKLOG_AGE
+    if waiting <= BACKLOG_ROWS and not old:
+        return False
+    with unit_of_work(engine) as session:
+        row = session.get(PollWatermark, (account_key, trigger))
+        if row is None:
+            session.add(PollWatermark(account_key=account_key, trigger=trigger, watermark=None, updated_at=now))
+            return True
+        return now - (as_utc(row.updated_at) or now) < MAX_PUT_OFF
 
 
 def _plan_candidates(
