@@ -60,6 +60,29 @@ def sms(channels: Channels) -> RecordingChannel:
     return channels.sms
 
 
+def die_mid_send(engine: Engine, channels: Channels, request_id: int, *, at: datetime, provider_got_it: bool) -> None:
+    """A worker claims, writes its ledger row, (maybe) reaches the provider, and dies before recording anything."""
+    with unit_of_work(engine) as session:
+        assert claim(session, request_id=request_id, token="dead-worker", now=at, lease=DEFAULT_LEASE)
+        session.add(
+            Delivery(
+                review_request_id=request_id,
+                idempotency_key=f"{request_id}:initial:sms",
+                kind="initial",
+                channel="sms",
+                to_address="+15125550142",
+                body="Hi John ...",
+                provider="sms-recorder",
+                status="sending",
+                attempts=1,
+                started_at=at,
+            )
+        )
+    if provider_got_it:
+        key = f"{request_id}:initial:sms"
+        sms(channels).send(OutgoingMessage(channel="sms", to="+15125550142", body="Hi John ...", idempotency_key=key))
+
+
 def test_transient_error_before_the_provider_is_retried_later_and_sent_once(engine: Engine, channels: Channels) -> None:
     decision = plan(engine)
     sms(channels).fail_next(1, TransientDeliveryError("connect timeout", provider="twilio"))
@@ -159,26 +182,7 @@ def test_worker_killed_mid_send_is_reconciled_after_the_lease(
     decision = plan(engine)
     request_id = decision.request_id
     assert request_id is not None
-    # A worker claims, writes its ledger row, (maybe) reaches the provider, and dies before recording anything.
-    with unit_of_work(engine) as session:
-        assert claim(session, request_id=request_id, token="dead-worker", now=NOW, lease=timedelta(minutes=10))
-        session.add(
-            Delivery(
-                review_request_id=request_id,
-                idempotency_key=f"{request_id}:initial:sms",
-                kind="initial",
-                channel="sms",
-                to_address="+15125550142",
-                provider="sms-recorder",
-                status="sending",
-                attempts=1,
-                started_at=NOW,
-            )
-        )
-    if provider_got_it:
-        sms(channels).send(
-            OutgoingMessage(channel="sms", to="+15125550142", body="...", idempotency_key=f"{request_id}:initial:sms")
-        )
+    die_mid_send(engine, channels, request_id, at=NOW, provider_got_it=provider_got_it)
     assert dispatch(engine, channels, NOW + timedelta(minutes=1)) == []  # still leased to the dead worker
     assert [d.status for d in dispatch(engine, channels, NOW + timedelta(minutes=11))] == ["sent"]
     assert len(sms(channels).sent) == 1
@@ -511,3 +515,37 @@ def test_claims_that_never_reach_an_outcome_are_given_up_after_max_attempts(engi
     row = request_row(engine, decision.request_id)
     assert row.status == "failed" and "without an outcome" in (row.reason or "")
     assert sms(channels).attempts == []
+
+
+@pytest.mark.parametrize("provider_got_it", [True, False])
+def test_a_delivery_left_sending_is_reconciled_before_a_quiet_hours_deferral(
+    engine: Engine, channels: Channels, provider_got_it: bool
+) -> None:
+    """The chaos soak's case: a worker wrote its `sending` row at 21:15 in Austin, (maybe) reached Twilio,
+    and died; the takeover comes at 21:30, inside quiet hours (21:00-08:00). Asking the provider is a read,
+    fine at any hour: a message it has is recorded sent at once (not `planned` until 08:00); one it does
+    not have still waits for the morning, never sent at night."""
+    settings = review_settings(channels="sms", quiet_hours_enabled=True, quiet_hours_end="08:00")
+    decision = plan(engine, settings=settings)
+    request_id = decision.request_id
+    assert request_id is not None
+    evening = datetime(2026, 6, 2, 2, 15, tzinfo=UTC)  # 21:15 CDT
+    die_mid_send(engine, channels, request_id, at=evening, provider_got_it=provider_got_it)
+    retry = datetime(2026, 6, 2, 2, 30, tzinfo=UTC)  # 21:30 CDT, the lease has run out
+    decisions = dispatch(engine, channels, retry)
+    row = request_row(engine, request_id)
+    with unit_of_work(engine) as session:
+        delivery = session.scalars(select(Delivery)).one()
+        delivery_status = delivery.status
+    if provider_got_it:
+        assert [d.status for d in decisions] == ["sent"]
+        assert row.status == "sent" and as_utc(row.sent_at) == retry
+        assert delivery_status == "sent"
+        assert len(sms(channels).attempts) == 1, "reconciled, not handed over again"
+        return
+    morning = datetime(2026, 6, 2, 13, 0, tzinfo=UTC)  # 08:00 CDT
+    assert [d.status for d in decisions] == ["deferred"]
+    assert row.status == "planned" and as_utc(row.planned_at) == morning
+    assert sms(channels).attempts == [], "nothing sent at 21:30"
+    assert [d.status for d in dispatch(engine, channels, morning)] == ["sent"]
+    assert len(sms(channels).sent) == 1

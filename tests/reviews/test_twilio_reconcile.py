@@ -87,3 +87,23 @@ def test_a_template_edited_between_attempts_still_matches_what_was_sent(
     retry = dispatch_due(engine, channels=channels, jobber=None, now=lambda: NOW + timedelta(minutes=5)).decisions
     assert [d.status for d in retry] == ["sent"]
     assert len(twilio.messages) == 1 and posts(twilio) == 1, "recognised by the stored body, not sent twice"
+
+
+def test_a_twilio_5xx_retried_inside_quiet_hours_is_recorded_sent_at_once(engine: Engine, twilio: FakeTwilio) -> None:
+    """Twilio accepted the SMS at 20:45 in Austin but the answer was lost; the retry comes at 21:30, inside
+    quiet hours (21:00-08:00): reading Twilio's message list is fine at night, so the request is `sent`
+    now instead of `planned` for 08:00, and nothing is posted again."""
+    plan(engine, review_settings(channels="sms", quiet_hours_enabled=True, quiet_hours_end="08:00"))
+    channels = twilio_channels(twilio)
+    twilio.script.append(Scripted(status=502, code=20500, message="Bad Gateway", accept=True))
+    evening = NOW + timedelta(hours=8, minutes=45)  # 20:45 CDT: the retry is due at about 20:46
+    first = dispatch_due(engine, channels=channels, jobber=None, now=lambda: evening).decisions
+    assert [d.status for d in first] == ["retrying"]
+
+    late = NOW + timedelta(hours=9, minutes=30)  # 21:30 CDT
+    retry = dispatch_due(engine, channels=channels, jobber=None, now=lambda: late).decisions
+    assert [d.status for d in retry] == ["sent"]
+    assert len(twilio.messages) == 1 and posts(twilio) == 1, "reconciled with the message list, never posted again"
+    with unit_of_work(engine) as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert delivery.status == "sent" and delivery.provider_message_id == twilio.messages[0]["sid"]
