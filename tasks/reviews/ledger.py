@@ -19,7 +19,8 @@ status `sending` and committed BEFORE the provider is called, in the transaction
 renew, writes nothing and calls no provider. A row found in `sending`/`unknown` (a crash or a timeout
 after the call), or any first attempt on a database restored from a snapshot, is reconciled with the
 provider (`channel.find_sent()`, outside any transaction) and re-sent only when the provider never got
-it.
+it. `reconcile_pending` is that reconciliation alone (the same code, fenced the same way), for a sender
+about to wait for quiet hours: a message the provider already has is recorded sent at once.
 """
 
 from __future__ import annotations
@@ -263,7 +264,9 @@ def keep_context(session: Session, *, request_id: int, token: str, context: dict
 class Outcome:
     """What `deliver_once` ended with, for one channel."""
 
-    status: str  # sent | failed | transient | unknown | lost (the claim was taken over: nothing sent)
+    # sent | failed | transient | unknown | lost (the claim was taken over: nothing sent) | absent (only from
+    # `reconcile_pending`: the provider does not have it)
+    status: str
     detail: str | None = None
     retry_after: float | None = None
 
@@ -310,20 +313,11 @@ def deliver_once(
         if status == "failed":
             return Outcome("failed", error_message)
         if status in ("sending", "unknown"):
-            # Ask the provider outside any transaction: no database lock is held across network I/O.
-            since = (started_at or now) - timedelta(minutes=5)
-            # Match on what was actually handed over (stored with the `sending` row), not on a re-rendering:
-            # a template edited since then would not match a message the provider did accept.
-            sent = replace(message, body=sent_body or message.body, to=sent_to or message.to)
-            try:
-                found = channel.find_sent(sent, since=since)
-            except DeliveryError as exc:
-                with unit_of_work(engine) as session:
-                    delivery = delivery_for(session, key=message.idempotency_key)
-                    if delivery is not None and delivery.status in ("sending", "unknown"):
-                        delivery.status = "unknown"
-                        delivery.error_message = f"reconciliation failed: {exc}"
-                return Outcome("unknown", "could not reconcile with the provider yet")
+            asked = _ask_provider(engine, request_id=request_id, message=message, channel=channel,
+                                  claim_token=claim_token, renew_at=renew_at or now, started_at=started_at,
+                                  sent_body=sent_body, sent_to=sent_to)  # fmt: skip
+            if asked.status != "absent":
+                return asked
             reconciled = True
     if restored_since is not None and not reconciled:
         # This database was restored from a snapshot taken after this request was planned: the provider may
@@ -345,7 +339,7 @@ def deliver_once(
                 return Outcome("failed", delivery.error_message)
             if found is not None:
                 _mark_sent(delivery, found, now)
-                return Outcome("sent", "reconciled: the provider had it")
+                return Outcome("sent", "reconciled after a restore: the provider had it")
             if delivery.status in ("sending", "unknown") and not reconciled:
                 # Written since we looked: never send without asking the provider first (next attempt does).
                 delivery.status = "unknown"
@@ -399,6 +393,88 @@ def deliver_once(
         if delivery is not None:
             _mark_sent(delivery, result, datetime.now(UTC))
     return Outcome("sent")
+
+
+def reconcile_pending(
+    engine: Engine,
+    *,
+    request_id: int,
+    message: OutgoingMessage,
+    channel: Channel,
+    claim_token: str,
+    renew_at: datetime | None = None,
+) -> Outcome | None:
+    """Settle a delivery left `sending`/`unknown` with the provider, without sending anything.
+
+    For a caller about to wait (quiet hours): asking the provider is a read, fine at any hour, and a message
+    it already has is recorded `sent` now rather than after the wait. None when `message`'s delivery was
+    never attempted (no row, or `pending`): only a send can settle it. Otherwise the ledger's answer:
+    "sent" (already, or the provider had it), "failed", "absent" (the provider does not have it: a send
+    may follow when the clock allows), "unknown" (the provider cannot tell yet) or "lost" (the claim was
+    taken over). Fenced by `claim_token` like `deliver_once`, which settles such rows the same way.
+    """
+    with unit_of_work(engine) as session:
+        delivery = delivery_for(session, key=message.idempotency_key)
+        if delivery is None or delivery.status == "pending":
+            return None
+        status, error_message = delivery.status, delivery.error_message
+        started_at, sent_body, sent_to = as_utc(delivery.started_at), delivery.body, delivery.to_address
+    if status == "failed":
+        return Outcome("failed", error_message)
+    if status not in ("sending", "unknown"):
+        return Outcome("sent", "already sent")
+    return _ask_provider(engine, request_id=request_id, message=message, channel=channel, claim_token=claim_token,
+                         renew_at=renew_at or datetime.now(UTC), started_at=started_at, sent_body=sent_body,
+                         sent_to=sent_to)  # fmt: skip
+
+
+def _ask_provider(
+    engine: Engine,
+    *,
+    request_id: int,
+    message: OutgoingMessage,
+    channel: Channel,
+    claim_token: str,
+    renew_at: datetime,
+    started_at: datetime | None,
+    sent_body: str | None,
+    sent_to: str | None,
+) -> Outcome:
+    """Ask the provider whether it has a delivery left `sending`/`unknown`; record its answer, fenced.
+
+    "sent" (the row is marked sent), "absent" (the provider does not have it: re-sending is safe),
+    "unknown" (the provider could not be asked; the row says so) or "lost" (the claim was taken over:
+    nothing written)."""
+    now = datetime.now(UTC)
+    # Ask the provider outside any transaction: no database lock is held across network I/O.
+    since = (started_at or now) - timedelta(minutes=5)
+    # Match on what was actually handed over (stored with the `sending` row), not on a re-rendering: a
+    # template edited since then would not match a message the provider did accept.
+    sent = replace(message, body=sent_body or message.body, to=sent_to or message.to)
+    found: SendResult | None = None
+    problem: DeliveryError | None = None
+    try:
+        found = channel.find_sent(sent, since=since)
+    except DeliveryError as exc:
+        problem = exc
+    if found is None and problem is None:
+        return Outcome("absent", "the provider does not have it")
+    with unit_of_work(engine) as session:
+        if not renew_claim(session, request_id=request_id, token=claim_token, now=renew_at):
+            return Outcome("lost", "the claim was taken over by another worker after its lease ran out")
+        delivery = delivery_for(session, key=message.idempotency_key)
+        if delivery is None:
+            return Outcome("unknown", "the delivery changed while it was being checked")
+        if delivery.status == "failed":
+            return Outcome("failed", delivery.error_message)
+        if delivery.status not in ("sending", "unknown"):
+            return Outcome("sent", "already sent")
+        if found is not None:
+            _mark_sent(delivery, found, now)
+            return Outcome("sent", "reconciled: the provider had it")
+        delivery.status = "unknown"
+        delivery.error_message = f"reconciliation failed: {problem}"
+    return Outcome("unknown", "could not reconcile with the provider yet")
 
 
 def _mark_sent(delivery: Delivery, result: SendResult, now: datetime) -> None:

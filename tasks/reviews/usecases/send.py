@@ -11,7 +11,10 @@ which may end the step with a decision:
 3. `choose_channels` again with the opt-outs as of now (a STOP since planning counts), then `render`;
 4. `check_time`: every timing rule again, on the clock, in the recipient's zone, by the function planning
    uses (`rules.timing.send_time`): a claim that comes late (the tick after 21:00, a long batch, a backlog
-   after an outage) defers the request to the next allowed minute instead of sending at night;
+   after an outage) defers the request to the next allowed minute instead of sending at night. Before it
+   waits, a delivery an earlier attempt left `sending`/`unknown` is reconciled with the provider (a read,
+   fine at night: `ledger.reconcile_pending`): a message the provider already has is recorded sent now,
+   not `planned` until the morning;
 5. `deliver` on each channel through the ledger's `deliver_once` (the delivery row committed before the
    provider call, fenced by the claim, reconciled with the provider before any resend);
 6. `record` the outcome: sent (follow-up scheduled), failed (permanent error; Twilio 21610 adds a
@@ -195,7 +198,7 @@ class SendStep:
         rendered = self.render(choice)
         if isinstance(rendered, Decision):
             return rendered
-        early = self.check_time(choice.channels)
+        early = self.check_time(choice.channels, rendered)
         if early is not None:
             return early
         return self.record(self.deliver(choice, rendered))
@@ -287,13 +290,16 @@ class SendStep:
 
     # -- 4. every timing rule again, on the clock, just before the provider is called ----------------------
 
-    def check_time(self, chosen: tuple[str, ...]) -> Decision | None:
+    def check_time(self, chosen: tuple[str, ...], rendered: RenderedMessages) -> Decision | None:
         settings, zone = self.settings, self.zone
         at = self.current()
         trigger_at = self.stored.trigger_at or at
         allowed_at = send_time(settings, chosen, trigger_at=trigger_at, now=at, zone=zone, follow_up=self.follow_up)
         if allowed_at <= at:
             return None
+        settled = self.settle_before_waiting(chosen, rendered)
+        if settled is not None:
+            return settled
         if not self.follow_up and trigger_at + timedelta(minutes=settings.delay_minutes) > at:
             why = f"the {settings.delay_minutes}-minute delay after the trigger has not passed"
         else:
@@ -306,6 +312,31 @@ class SendStep:
             ledger.put_back(session, request_id=self.request.id, token=self.token, follow_up=self.follow_up,
                             when=allowed_at, reason=reason, attempt=False)  # fmt: skip
         return self.decision("deferred", reason, allowed_at)
+
+    def settle_before_waiting(self, chosen: tuple[str, ...], rendered: RenderedMessages) -> Decision | None:
+        """Before waiting for the clock, settle deliveries an earlier attempt left `sending`/`unknown`.
+
+        Asking the provider is a read, fine at night: when it has the message on every chosen channel that
+        was attempted, and every chosen channel was attempted, the step is recorded now (as `record` does)
+        instead of reading `planned` until the morning. Otherwise (never attempted, not at the provider, or
+        it cannot tell yet) the request waits as before; nothing is sent here."""
+        settled: dict[str, Outcome] = {}
+        for name in chosen:
+            outcome = ledger.reconcile_pending(
+                self.engine,
+                request_id=self.request.id,
+                message=self.message(name, rendered),
+                channel=self.channels.get(name),
+                claim_token=self.token,
+                renew_at=self.current(),
+            )
+            if outcome is not None and outcome.status == "lost":
+                raise _ClaimLost(outcome.detail)
+            if outcome is not None and outcome.status in ("sent", "failed"):
+                settled[name] = outcome
+        if len(settled) < len(chosen) or not any(o.status == "sent" for o in settled.values()):
+            return None
+        return self.record(settled)
 
     # -- 5. deliver on each channel through the fenced ledger ----------------------------------------------
 
