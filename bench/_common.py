@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
+from deployments.processes import spawn
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
@@ -28,13 +30,13 @@ def free_port() -> int:
 
 
 def start_sandbox(**options: Any) -> tuple[subprocess.Popen[bytes], str]:
-    """`jobberflow sandbox serve` in a child process (so its memory is not counted as ours)."""
+    """`jobberflow sandbox serve` in a child process (so its memory is not counted as ours) that dies with us."""
     port = free_port()
     args = [sys.executable, "-m", "deployments.cli", "sandbox", "serve", "--port", str(port)]
     for key, value in options.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    proc = spawn(args, env=env, log_path=Path(os.devnull))  # dies with the bench, SIGTERM and kill -9 included
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
