@@ -15,8 +15,10 @@ Three ways a parent goes away, and what makes its children follow:
 `stop` signals the child's whole process group (SIGTERM, then SIGKILL after `timeout`), so what the
 child started in its own group (a server's workers, a runner's flow runs) stops with it.
 
-Caveat: Linux delivers the parent-death signal when the *thread* that started the child exits, so call
-`spawn` from the main thread (or from a thread that lives as long as the process).
+Linux delivers the parent-death signal when the *thread* that forked the child exits, not the process. So
+`spawn` forks from the main thread or, when called from any other thread, from one spawner thread that lives
+as long as the process: a service restarted from a short-lived thread (a benchmark's chaos thread) used to
+get SIGTERM when that thread ended, and exit 0 as if asked to stop.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -83,15 +86,30 @@ def _die_with_parent() -> Callable[[], None] | None:
     return preexec
 
 
+@functools.cache
+def _spawner() -> ThreadPoolExecutor:
+    """The one thread that forks children for every thread but the main one; it ends only with the
+    interpreter (the executor is shut down at exit), so the kernel signals the children only then."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobberflow-spawner")
+
+
 def spawn(
     cmd: list[str], *, env: dict[str, str] | None = None, log_path: Path | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
     """Start `cmd` (in `cwd`, default ours) in a session and process group of its own that stops when this
-    process dies.
+    process dies (and not before, whichever thread calls this).
 
     Output goes to `log_path` (appended; its folder is created), or to this process's own stdout/stderr
     when None. Stdin is /dev/null: the child never reads from (or is stopped by) the terminal.
     """
+    if _in_main_thread():
+        return _fork(cmd, env=env, log_path=log_path, cwd=cwd)
+    return _spawner().submit(_fork, cmd, env=env, log_path=log_path, cwd=cwd).result()
+
+
+def _fork(
+    cmd: list[str], *, env: dict[str, str] | None, log_path: Path | None, cwd: Path | None
+) -> subprocess.Popen[bytes]:
     preexec = _die_with_parent()
     if log_path is None:
         return subprocess.Popen(  # noqa: S603 - the caller's command, not a shell

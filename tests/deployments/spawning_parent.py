@@ -1,10 +1,11 @@
 """A parent process for the process tests: starts children with `deployments.processes`, prints their pids
 as one JSON line, then waits to be stopped (Ctrl-C, SIGTERM, SIGHUP or SIGKILL, sent by the test).
 
-    python -m tests.deployments.spawning_parent [--children N] [--family] [--demo-home DIR]
+    python -m tests.deployments.spawning_parent [--children N] [--family] [--demo-home DIR] [--from-thread]
 
 --family adds a child that starts a grandchild in its own process group (stopping the child's group must
-stop it too); --demo-home records the children in DIR/demo.pid, as `jobberflow demo` does.
+stop it too); --demo-home records the children in DIR/demo.pid, as `jobberflow demo` does; --from-thread
+starts the sleepers from a thread that ends straight after (as a benchmark's chaos thread restarts services).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -36,14 +38,25 @@ def main() -> None:
     parser.add_argument("--children", type=int, default=2)
     parser.add_argument("--family", action="store_true")
     parser.add_argument("--demo-home", type=Path)
+    parser.add_argument("--from-thread", action="store_true")
     parser.add_argument("--work", type=Path, required=True)
     args = parser.parse_args()
     # As a terminal's foreground job has it, even when the test runner was started with SIGINT ignored
     # (a background job of a non-interactive shell), which Python would otherwise keep.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with handle_termination(), ChildProcesses(stop_timeout=10) as children:
-        for n in range(args.children):
-            children.start(f"sleeper-{n}", SLEEPER)
+
+        def start_sleepers() -> None:
+            for n in range(args.children):
+                children.start(f"sleeper-{n}", SLEEPER)
+
+        if args.from_thread:
+            starter = threading.Thread(target=start_sleepers, name="short-lived")
+            starter.start()
+            starter.join()
+            time.sleep(1.0)  # the kernel would signal the children now if they died with that thread
+        else:
+            start_sleepers()
         grandchildren = []
         if args.family:
             pid_file = args.work / "grandchild.pid"

@@ -13,6 +13,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,8 +124,9 @@ def test_sigterm_and_sighup_stop_the_parent_cleanly_with_every_child(start_paren
     assert wait_until_gone(parent.descendants) == []
 
 
-def test_sigkill_of_the_parent_leaves_no_child(start_parent: Any) -> None:
-    parent = start_parent("--children", "3")
+@pytest.mark.parametrize("where", [[], ["--from-thread"]], ids=["main thread", "short-lived thread"])
+def test_sigkill_of_the_parent_leaves_no_child(start_parent: Any, where: list[str]) -> None:
+    parent = start_parent("--children", "3", *where)
     os.kill(parent.proc.pid, signal.SIGKILL)  # nothing runs in the parent: the kernel tells the children
     assert parent.proc.wait(timeout=60) == -signal.SIGKILL
     assert wait_until_gone(parent.children) == []
@@ -143,6 +145,21 @@ def test_spawn_starts_the_child_in_its_own_session(tmp_path: Path) -> None:
     finally:
         stop(proc, timeout=30)
     assert proc.returncode == -signal.SIGTERM
+
+
+def test_a_child_started_from_a_thread_outlives_that_thread(tmp_path: Path) -> None:
+    """Linux sends the parent-death signal when the *thread* that forked the child ends: a service a
+    benchmark's chaos thread restarted used to get SIGTERM (and exit 0) when that thread finished."""
+    started: list[subprocess.Popen[bytes]] = []
+    starter = threading.Thread(target=lambda: started.append(spawn(SLEEPER)), name="short-lived")
+    starter.start()
+    starter.join()
+    proc = started[0]
+    try:
+        time.sleep(1.5)
+        assert proc.poll() is None, f"the child died with the thread that started it (exit {proc.returncode})"
+    finally:
+        stop(proc, timeout=30)
 
 
 def test_stop_kills_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
