@@ -328,7 +328,8 @@ def print_summary(result: dict[str, Any], paths: list[Path]) -> None:
     )
     print(
         f"Twilio: {tw['accepted']} accepted; faults {tw['faults']}; {tw['accepted_but_not_recorded_in_deliveries']} "
-        f"accepted but not in deliveries, {len(tw['recorded_sent_but_never_accepted'])} recorded but never accepted, "
+        f"accepted but not in deliveries {tw['accepted_but_not_recorded_why'] or ''}, "
+        f"{len(tw['recorded_sent_but_never_accepted'])} recorded but never accepted, "
         f"{len(tw['unmatched_messages'])} unmatched, {tw['list_requests']} list requests (reconciliation); "
         f"{tw['messages_for_jobs_the_bench_did_not_close']} for jobs the seed closed (found by the review poll), "
         f"{tw['duplicates_for_jobs_the_bench_did_not_close']} of them duplicates"

@@ -164,9 +164,29 @@ class Ledger:
             "messages_for_jobs_the_bench_did_not_close": sum(len(v) for v in self.other_jobs.values()),
             "duplicates_for_jobs_the_bench_did_not_close": sum(len(v) > 1 for v in self.other_jobs.values()),
             "accepted_but_not_recorded_in_deliveries": len(twilio_sids - delivered),
+            "accepted_but_not_recorded_why": self._unrecorded_reasons(twilio_sids - delivered),
             "recorded_sent_but_never_accepted": sorted(delivered - twilio_sids)[:50],
             "deliveries_by_status": dict(Counter(f"{d['provider']}:{d['status']}" for d in self.delivery_rows)),
         }
+
+    def _unrecorded_reasons(self, sids: set[str]) -> dict[str, int]:
+        """Why a message Twilio accepted has no `deliveries` row with its sid: the row of that request that
+        is still `unknown`/`sending` (accepted with the answer lost; the next attempt reconciles it and
+        records the sid without sending again), a job the bench did not close, or no explanation."""
+        by_sid = {m.sid: m for m in self.twilio.snapshot()}
+        reasons: Counter[str] = Counter()
+        for sid in sids:
+            job_id = self._job_for(by_sid[sid])
+            statuses = {d["status"] for d in self.delivery_rows if d["job_id"] == job_id}
+            if job_id is None:
+                reasons["no job matches its body"] += 1
+            elif statuses & {"unknown", "sending"}:
+                reasons["its delivery is still unknown/sending, awaiting reconciliation"] += 1
+            elif job_id not in self.jobs:
+                reasons["a job the bench did not close"] += 1
+            else:
+                reasons[f"unexplained (deliveries of the job: {sorted(statuses)})"] += 1
+        return dict(reasons)
 
     def outstanding(self, phase: str | None = None) -> int:
         with self.lock:

@@ -65,6 +65,14 @@ def test_the_ledger_catches_a_planted_duplicate_and_a_lost_job(tmp_path: Path, t
                 {"job": job_id, "status": status, "reason": reason, "token": token, "planned": planned,
                  "now": datetime.now(UTC)},
             )  # fmt: skip
+        conn.execute(  # J1's answer was lost: its delivery stays `unknown` until the next attempt reconciles
+            sa.text(
+                "INSERT INTO deliveries (review_request_id, idempotency_key, kind, channel, to_address, provider, "
+                "status, attempts, updated_at) SELECT id, 'J1-initial', 'initial', 'sms', '+15125550101', "
+                "'twilio', 'unknown', 1, :now FROM review_requests WHERE job_id = 'J1'"
+            ),
+            {"now": datetime.now(UTC)},
+        )
     engine.dispose()
     sms = channel(twilio)
     sms.send(text("+15125550101", "tokenOne1"))
@@ -84,6 +92,10 @@ def test_the_ledger_catches_a_planted_duplicate_and_a_lost_job(tmp_path: Path, t
     soak = balance(jobs, quiet_end=time(9, 0))
     assert soak["deferred_quiet_hours"] == 1
     assert soak["lost"] == 1 and soak["lost_jobs"][0]["number"] == 5  # a retry is not a quiet-hours deferral
+    assert ledger.twilio_figures()["accepted_but_not_recorded_why"] == {
+        "its delivery is still unknown/sending, awaiting reconciliation": 1,  # J1
+        "unexplained (deliveries of the job: [])": 2,  # J2's two: nothing recorded them
+    }
     assert ledger.outstanding() == 2  # J4 and J5: a message or a terminal reason accounts for J1-J3
     ledger.quiet_end = time(9, 0)
     ledger.refresh()
