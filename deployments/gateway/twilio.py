@@ -24,9 +24,10 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from deployments.gateway.inbound import form_params, verified_body, verifiers_for
 from tasks.phone import mask_phone
+from tasks.reviews.ledger import record_inbound, record_receipt
 from tasks.settings import Settings, is_placeholder
 from tasks.store.db import unit_of_work
-from tasks.store.optouts import InboundAction, record_inbound, update_delivery_status
+from tasks.store.optouts import InboundAction
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ async def twilio_status(request: Request) -> Response:
 
     def store() -> bool:
         with unit_of_work(engine) as session:
-            return update_delivery_status(session, provider_message_id=sid, status=status, error_code=error_code)
+            return record_receipt(session, provider_message_id=sid, status=status, error_code=error_code)
 
     changed = await run_in_threadpool(store)
     logger.info(

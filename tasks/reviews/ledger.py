@@ -21,6 +21,10 @@ after the call), or any first attempt on a database restored from a snapshot, is
 provider (`channel.find_sent()`, outside any transaction) and re-sent only when the provider never got
 it. `reconcile_pending` is that reconciliation alone (the same code, fenced the same way), for a sender
 about to wait for quiet hours: a message the provider already has is recorded sent at once.
+
+Afterwards. An SMS reply stops the request's follow-ups (`record_inbound`, `record_reply`; the inbound
+message itself and STOP/START are the store's, tasks/store/optouts.py), and a provider's delivery receipt
+moves its delivery forward, never back (`record_receipt`).
 """
 
 from __future__ import annotations
@@ -30,17 +34,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tasks.delivery.base import Channel, OutgoingMessage, SendResult, suppression_reason
 from tasks.errors import DeliveryError, DeliveryOutcomeUnknown, PermanentDeliveryError
+from tasks.store import optouts
 from tasks.store.accounts import as_utc
 from tasks.store.db import unit_of_work
 from tasks.store.lease import LeaseQueue
-from tasks.store.models import Delivery, ReviewRequest
-from tasks.store.optouts import suppress
+from tasks.store.models import Delivery, ReviewRequest, utcnow
+from tasks.store.optouts import InboundAction, suppress
 from tasks.store.restores import reconcile_since
 
 log = logging.getLogger(__name__)
@@ -194,6 +199,35 @@ def record_click(request: ReviewRequest, *, now: datetime) -> bool:
     request.clicked_at = now
     request.next_follow_up_at = None
     return True
+
+
+def record_inbound(
+    session: Session, *, message_sid: str | None, from_number: str, to_number: str | None, body: str
+) -> InboundAction:
+    """Record an inbound SMS (tasks/store/optouts.py: stored once per MessageSid, STOP and START applied)
+    and, for a reply seen the first time, stop the follow-ups of the request it answers; returns the action
+    (the first recording's, for a MessageSid seen before)."""
+    action, new = optouts.record_inbound(
+        session, message_sid=message_sid, from_number=from_number, to_number=to_number, body=body
+    )
+    if new and action == "reply":
+        record_reply(session, phone=from_number)
+    return action
+
+
+def record_reply(session: Session, *, phone: str) -> None:
+    """Stop follow-ups for the review request the customer is answering: the newest one sent to the number
+    (or the newest at all when none was sent yet)."""
+    numbers = {phone, optouts.normalize_address(channel="sms", address=phone)}
+    newest = session.scalars(
+        select(ReviewRequest)
+        .where(ReviewRequest.recipient_phone.in_(numbers))
+        .order_by(ReviewRequest.sent_at.is_(None), ReviewRequest.sent_at.desc(), ReviewRequest.id.desc())
+        .limit(1)
+    ).first()
+    if newest is not None and newest.replied_at is None:
+        newest.replied_at = utcnow()
+        session.flush()
 
 
 # -- the request's transitions while a worker holds its claim ---------------------------------------
@@ -493,3 +527,49 @@ def _finish_delivery(engine: Engine, key: str, *, status: str, error: BaseExcept
             delivery.status = status
             delivery.error_code = getattr(error, "code", None)
             delivery.error_message = str(error)[:1000]
+
+
+# -- delivery receipts: what the provider reports after the send -------------------------------------------
+
+# Twilio's MessageStatus values a delivery records (others, like queued/sending, change nothing).
+_RECEIPT_STATUSES = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "read": "delivered",
+}
+_FINAL_RECEIPTS = frozenset({"delivered", "undelivered", "failed"})
+_RANK = {"pending": 0, "sending": 1, "unknown": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+
+
+def record_receipt(session: Session, *, provider_message_id: str, status: str, error_code: str | None = None) -> bool:
+    """Apply a delivery receipt (Twilio's MessageStatus and ErrorCode) to the Delivery with that provider id.
+
+    Records sent, delivered, undelivered and failed ("read" counts as delivered); other statuses change
+    nothing. A final status (delivered, undelivered, failed) is never replaced, and a status never moves
+    backwards (a late "sent" after "delivered" is ignored). True when the row changed.
+    """
+    new_status = _RECEIPT_STATUSES.get(status.strip().lower())
+    if new_status is None:
+        return False
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.provider_message_id == provider_message_id).limit(1)
+    ).first()
+    if delivery is None:
+        return False
+    if delivery.status in _FINAL_RECEIPTS or _RANK.get(delivery.status, 0) >= _RANK[new_status]:
+        return False
+    # A conditional UPDATE, so two receipts racing each other cannot both win.
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.status == delivery.status)
+        .values(
+            status=new_status,
+            error_code=error_code or delivery.error_code,
+            sent_at=delivery.sent_at or (utcnow() if new_status == "sent" else None),
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,4 +1,7 @@
-"""Opt-outs, inbound SMS and delivery receipts. Keyword-only functions that take the caller's session.
+"""Opt-outs and inbound SMS. Keyword-only functions that take the caller's session.
+
+What an inbound reply or a delivery receipt changes on a review request or its delivery is written by
+the review ledger (tasks/reviews/ledger.py: `record_inbound`, `record_receipt`).
 
 Addresses are stored normalised: SMS numbers in E.164 ("+15125550143"), email addresses lower-case, so a
 number typed "(512) 555-0143" in Jobber and "+15125550143" from Twilio are the same suppression.
@@ -9,13 +12,13 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tasks.phone import to_e164
-from tasks.store.models import Delivery, InboundMessage, ReviewRequest, Suppression, utcnow
+from tasks.store.models import InboundMessage, Suppression, utcnow
 
 InboundAction = Literal["opt_out", "opt_in", "help", "reply"]
 
@@ -35,17 +38,6 @@ _TAIL_WORDS = frozenset(
     {"please", "pls", "plz", "now", "thanks", "thank", "you", "thx", "ty", "asap", "it", "me", "us", "all"}
     | {"texting", "texts", "text", "messages", "message", "msgs", "sms"}
 )
-
-# Twilio's MessageStatus values this table records (others, like queued/sending, change nothing).
-_STATUS_ALIASES = {
-    "sent": "sent",
-    "delivered": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
-    "read": "delivered",
-}
-FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed"})
-_RANK = {"pending": 0, "sending": 1, "unknown": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
 
 
 def normalize_address(*, channel: str, address: str) -> str:
@@ -164,29 +156,14 @@ def suppression_for(session: Session, *, channel: str, address: str) -> Suppress
     return session.get(Suppression, (channel, normalize_address(channel=channel, address=address)))
 
 
-def _mark_replied(session: Session, *, phone: str) -> None:
-    """Stop follow-ups for the review request the customer is answering: the newest one sent to the number
-    (or the newest at all when none was sent yet)."""
-    numbers = {phone, normalize_address(channel="sms", address=phone)}
-    newest = session.scalars(
-        select(ReviewRequest)
-        .where(ReviewRequest.recipient_phone.in_(numbers))
-        .order_by(ReviewRequest.sent_at.is_(None), ReviewRequest.sent_at.desc(), ReviewRequest.id.desc())
-        .limit(1)
-    ).first()
-    if newest is not None and newest.replied_at is None:
-        newest.replied_at = utcnow()
-        session.flush()
-
-
 def record_inbound(
     session: Session, *, message_sid: str | None, from_number: str, to_number: str | None, body: str
-) -> InboundAction:
-    """Record an inbound SMS and act on it in the same transaction; returns the action.
+) -> tuple[InboundAction, bool]:
+    """Record an inbound SMS and apply its opt-out or opt-in in the same transaction: (action, True), or
+    (the first recording's action, False) for a MessageSid seen before, which is recorded and acted on once.
 
-    opt_out suppresses the number for SMS, opt_in lifts that, a reply marks the newest review request to
-    that number as replied (so follow-ups stop). A MessageSid seen before is recorded once and acted on
-    once: the first recording's action is returned.
+    opt_out suppresses the number for SMS, opt_in lifts that. A reply changes nothing here: the review
+    ledger (`tasks.reviews.ledger.record_inbound`) marks the request it answers when this says it is new.
     """
     action = classify_inbound(body)
     values = {
@@ -200,7 +177,7 @@ def record_inbound(
     if message_sid:
         if not _insert_ignoring_conflict(session, InboundMessage, values):
             previous = session.scalar(select(InboundMessage.action).where(InboundMessage.message_sid == message_sid))
-            return classify_inbound(body) if previous is None else _as_action(previous)
+            return (classify_inbound(body) if previous is None else _as_action(previous)), False
     else:
         session.add(InboundMessage(**values))
         session.flush()
@@ -208,46 +185,10 @@ def record_inbound(
         suppress(session, channel="sms", address=from_number, reason="sms_stop", source="twilio_inbound")
     elif action == "opt_in":
         unsuppress(session, channel="sms", address=from_number)
-    elif action == "reply":
-        _mark_replied(session, phone=from_number)
-    return action
+    return action, True
 
 
 def _as_action(value: str) -> InboundAction:
     if value in ("opt_out", "opt_in", "help", "reply"):
         return value  # type: ignore[return-value]
     return "reply"
-
-
-def update_delivery_status(
-    session: Session, *, provider_message_id: str, status: str, error_code: str | None = None
-) -> bool:
-    """Apply a delivery receipt (Twilio's MessageStatus and ErrorCode) to the Delivery with that provider id.
-
-    Records sent, delivered, undelivered and failed ("read" counts as delivered); other statuses change
-    nothing. A final status (delivered, undelivered, failed) is never replaced, and a status never moves
-    backwards (a late "sent" after "delivered" is ignored). True when the row changed.
-    """
-    new_status = _STATUS_ALIASES.get(status.strip().lower())
-    if new_status is None:
-        return False
-    delivery = session.scalars(
-        select(Delivery).where(Delivery.provider_message_id == provider_message_id).limit(1)
-    ).first()
-    if delivery is None:
-        return False
-    if delivery.status in FINAL_STATUSES or _RANK.get(delivery.status, 0) >= _RANK[new_status]:
-        return False
-    # A conditional UPDATE, so two receipts racing each other cannot both win.
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.status == delivery.status)
-        .values(
-            status=new_status,
-            error_code=error_code or delivery.error_code,
-            sent_at=delivery.sent_at or (utcnow() if new_status == "sent" else None),
-            updated_at=utcnow(),
-        )
-        .execution_options(synchronize_session="fetch")
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]

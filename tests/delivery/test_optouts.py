@@ -1,4 +1,5 @@
-"""tasks.store.optouts on SQLite and PostgreSQL: suppressions, inbound SMS keywords, delivery receipts."""
+"""tasks.store.optouts and the review ledger on SQLite and PostgreSQL: suppressions, inbound SMS keywords and
+replies (ledger.record_inbound), delivery receipts (ledger.record_receipt)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
+from tasks.reviews.ledger import record_inbound, record_receipt
 from tasks.store.db import get_engine, unit_of_work
 from tasks.store.models import Delivery, InboundMessage, ReviewRequest, Suppression, utcnow
-from tasks.store.optouts import (
-    classify_inbound,
-    is_suppressed,
-    record_inbound,
-    suppress,
-    suppression_for,
-    unsuppress,
-    update_delivery_status,
-)
+from tasks.store.optouts import classify_inbound, is_suppressed, suppress, suppression_for, unsuppress
 
 CUSTOMER = "+15125550143"
 OUR_NUMBER = "+15125550100"
@@ -217,23 +211,23 @@ def test_delivery_status_moves_forward_only(engine: Engine) -> None:
             return row.status, row.error_code
 
     with unit_of_work(engine) as session:
-        assert update_delivery_status(session, provider_message_id="SMaaa", status="sent", error_code=None)
+        assert record_receipt(session, provider_message_id="SMaaa", status="sent", error_code=None)
     assert status() == ("sent", None)
     with unit_of_work(engine) as session:
-        assert not update_delivery_status(session, provider_message_id="SMaaa", status="queued", error_code=None)
-        assert update_delivery_status(session, provider_message_id="SMaaa", status="undelivered", error_code="30003")
+        assert not record_receipt(session, provider_message_id="SMaaa", status="queued", error_code=None)
+        assert record_receipt(session, provider_message_id="SMaaa", status="undelivered", error_code="30003")
     assert status() == ("undelivered", "30003")
     with unit_of_work(engine) as session:
         # A late "sent", or another final status, never replaces a final one.
-        assert not update_delivery_status(session, provider_message_id="SMaaa", status="sent", error_code=None)
-        assert not update_delivery_status(session, provider_message_id="SMaaa", status="delivered", error_code=None)
-        assert not update_delivery_status(session, provider_message_id="SMunknown", status="delivered", error_code=None)
+        assert not record_receipt(session, provider_message_id="SMaaa", status="sent", error_code=None)
+        assert not record_receipt(session, provider_message_id="SMaaa", status="delivered", error_code=None)
+        assert not record_receipt(session, provider_message_id="SMunknown", status="delivered", error_code=None)
     assert status() == ("undelivered", "30003")
 
 
 def test_delivered_straight_from_sent(engine: Engine) -> None:
     delivery_id = add_delivery(engine, sid="SMbbb")
     with unit_of_work(engine) as session:
-        assert update_delivery_status(session, provider_message_id="SMbbb", status="delivered", error_code=None)
+        assert record_receipt(session, provider_message_id="SMbbb", status="delivered", error_code=None)
     with unit_of_work(engine) as session:
         assert session.get(Delivery, delivery_id).status == "delivered"  # type: ignore[union-attr]
