@@ -35,6 +35,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
+from tasks.phone import to_e164
+
 
 def connection_nodes(value: Any) -> list[Any]:
     """The items of a Relay connection (``{"nodes": [...]}`` or ``{"edges": [{"node": ...}]}``), a plain list
@@ -150,6 +152,12 @@ class JobberModel(BaseModel):
                 if not any(set_aside):
                     raise
                 problems.extend(_problem(error) for error in errors)
+
+
+class Account(JobberModel):
+    id: str
+    name: str | None = None
+    created_at: JobberTime | None = None
 
 
 class UserName(JobberModel):
@@ -275,15 +283,13 @@ class Client(JobberModel):
     def primary_email(self) -> str | None:
         """The email marked primary, else the first one with an address, else None."""
         usable = [e for e in self.emails if e.address]
-        primary = [e for e in usable if e.primary]
-        return (primary or usable or [Email()])[0].address
+        return next((e for e in usable if e.primary), usable[0] if usable else Email()).address
 
     @property
     def primary_phone(self) -> str | None:
         """The phone number marked primary, else the first one, else None."""
-        usable = [p for p in self.phones if p.number]
-        primary = [p for p in usable if p.primary]
-        return (primary or usable or [Phone()])[0].number
+        entry = self.primary_phone_entry
+        return entry.number if entry else None
 
     @property
     def primary_phone_entry(self) -> Phone | None:
@@ -291,12 +297,11 @@ class Client(JobberModel):
         usable = [p for p in self.phones if p.number]
         return next((p for p in usable if p.primary), usable[0] if usable else None)
 
-    @property
-    def sms_phone(self) -> str | None:
-        """The number to text: primary among those that allow SMS, else the first that allows it."""
-        textable = [p for p in self.phones if p.number and p.sms_allowed]
-        primary = [p for p in textable if p.primary]
-        return (primary or textable or [Phone()])[0].number
+    def texting_phone(self, region: str = "US") -> Phone | None:
+        """The phone to text: SMS allowed, then a valid number in ``region``, then primary; None if no number."""
+        usable = [p for p in self.phones if p.number and p.number.strip()]
+        return min(usable, default=None, key=lambda p: (
+            p.sms_allowed is not True, to_e164(p.number or "", region) is None, not p.primary))  # fmt: skip
 
     @property
     def display_name(self) -> str:
@@ -560,6 +565,7 @@ class LineItemInput(BaseModel):
 
 
 __all__ = [
+    "Account",
     "Address",
     "Flag",
     "JobberTime",

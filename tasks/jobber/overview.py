@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from prefect import task
 
 from tasks.errors import JobberResponseError
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
+from tasks.jobber.models import Account, Job
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class AccountOverview:
     api_version: str
     jobs_seen: int
     jobs_by_status: dict[str, int]
-    recent_jobs: list[dict[str, Any]] = field(default_factory=list)
+    recent_jobs: list[Job] = field(default_factory=list)
     points_available: float | None = None
     points_maximum: float | None = None
     api_calls: int = 0
@@ -45,22 +46,24 @@ class AccountOverview:
         lines += [f"| {status} | {count} |" for status, count in sorted(self.jobs_by_status.items())]
         lines += ["", "## Recently updated jobs", "", "| # | title | client | status |", "|---:|---|---|---|"]
         for job in self.recent_jobs:
-            client = (job.get("client") or {}).get("name") or "—"
-            lines.append(f"| {job.get('jobNumber')} | {job.get('title') or '—'} | {client} | {job.get('jobStatus')} |")
+            client = (job.client.name if job.client else None) or "—"
+            lines.append(f"| {job.job_number} | {job.title or '—'} | {client} | {job.job_status} |")
         return "\n".join(lines)
 
 
 def account_overview(client: JobberClient, *, max_jobs: int = 500, recent: int = 10) -> AccountOverview:
     """Read the account and its most recently updated jobs (bounded, paced)."""
-    account = client.execute(load_document("account/get")).get("account")
-    if not isinstance(account, dict) or not account.get("id"):
+    node = client.execute(load_document("account/get")).get("account")
+    if not isinstance(node, Mapping) or not node.get("id"):
         raise JobberResponseError("Jobber returned no account for this token")
-    jobs = list(client.paginate(load_document("account/recent_jobs"), path=("jobs",), limit=max_jobs))
-    statuses = Counter(str(job.get("jobStatus") or "unknown") for job in jobs)
+    account = Account.read(node)[0]
+    pages = client.paginate(load_document("account/recent_jobs"), path=("jobs",), limit=max_jobs)
+    jobs = [Job.read(job)[0] for job in pages]
+    statuses = Counter(job.job_status or "unknown" for job in jobs)
     cost = client.last_cost
     return AccountOverview(
-        account_id=str(account["id"]),
-        account_name=str(account.get("name") or "(unnamed)"),
+        account_id=account.id,
+        account_name=account.name or "(unnamed)",
         api_version=client.api_version,
         jobs_seen=len(jobs),
         jobs_by_status=dict(statuses),

@@ -43,6 +43,7 @@ from tasks.jobber.documents import all_documents
 from .test_documents import SCHEMA_FILES, _schema
 
 ROOT_MODELS: dict[str, type[models.JobberModel]] = {
+    "Account": models.Account,
     "Job": models.Job,
     "Client": models.Client,
     "Property": models.Property,

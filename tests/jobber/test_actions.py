@@ -134,7 +134,7 @@ def test_get_with_an_unknown_id_returns_none(jobber: JobberClient) -> None:
 def test_search_clients_finds_john_smith_with_contact_details(jobber: JobberClient) -> None:
     found = clients.search_clients(jobber, search_term="John Smith", limit=10)
     john = next(c for c in found if c.display_name == "John Smith")
-    assert john.primary_phone and john.sms_phone
+    assert john.primary_phone and (texting := john.texting_phone()) and texting.sms_allowed
     assert john.primary_email and "@" in john.primary_email
 
 

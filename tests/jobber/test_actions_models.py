@@ -76,9 +76,9 @@ def test_client_contact_helpers_prefer_primary_and_sms() -> None:
     )
     assert client.primary_email == "ada@example.com"
     assert client.primary_phone == "555-0100"
-    assert client.sms_phone == "555-0199"
+    assert client.texting_phone().number == "555-0199"  # type: ignore[union-attr]
     bare = Client.model_validate({"id": "c", "emails": None, "phones": None, "firstName": "Bo", "lastName": None})
-    assert bare.primary_email is None and bare.primary_phone is None and bare.sms_phone is None
+    assert bare.primary_email is None and bare.primary_phone is None and bare.texting_phone() is None
     assert bare.display_name == "Bo"
 
 

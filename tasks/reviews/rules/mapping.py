@@ -2,18 +2,20 @@
 
 job (id, number, title, status, completed_at), client (name, first name, phone as E.164 with smsAllowed,
 email), property (address, time zone), technicians (first names of the users assigned to the job's
-visits), invoice (total, status). Pure functions over the dicts the documents in
-tasks/jobber/documents/reviews/ return; a missing or null field gives None (or an empty list), never an
-exception: the template falls back ("Hi there") or eligibility skips the request with a reason.
+visits), invoice (total, status). Pure functions over what the documents in tasks/jobber/documents/reviews/
+return, read through the models of tasks/jobber/models.py (the phone to text and the primary email are the
+Client model's); a missing, null or wrong field gives None (or an empty list), never an exception: the
+template falls back ("Hi there") or eligibility skips the request with a reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from tasks.jobber.models import Address, connection_nodes
+from tasks.jobber.models import Client, Invoice, Job, UserName
 from tasks.phone import to_e164
 from tasks.reviews.rules.timezones import valid_zone, zone_for_region
 
@@ -88,164 +90,112 @@ class ReviewContext:
         return cls(**values)
 
 
-def _get(node: Any, *path: str) -> Any:
-    value = node
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
+M = TypeVar("M", Job, Invoice)
 
 
-def _nodes(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in connection_nodes(value) if isinstance(v, Mapping)]
+def _read(model: type[M], node: Mapping[str, Any] | M) -> M:
+    """A fetched node as its model: a value of the wrong type is set aside (its field left empty), never fatal."""
+    return model.read({**node, "id": str(node.get("id"))})[0] if isinstance(node, Mapping) else node
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, Mapping | list):
-        return None
-    text = str(value).strip()
+def _text(value: str | None) -> str | None:
+    text = (value or "").strip()
     return text or None
-
-
-def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _integer(value: Any) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None else None
-
-
-def _flag(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
 
 
 def _region_for_phone(country: str | None) -> str:
     return _COUNTRY_REGIONS.get((country or "").strip().upper(), "US")
 
 
-def pick_phone(client: Mapping[str, Any], *, country: str | None = None) -> tuple[str | None, str | None, bool | None]:
-    """(E.164, as written, smsAllowed) of the phone to text: the primary SMS-allowed one, else any SMS-allowed
-    one, else the primary one (so eligibility can say "smsAllowed is false")."""
-    phones = [p for p in client.get("phones") or [] if isinstance(p, Mapping) and _text(p.get("number"))]
-    if not phones:
-        return None, None, None
-    region = _region_for_phone(country)
-
-    def rank(phone: Mapping[str, Any]) -> tuple[int, int, int]:
-        usable = to_e164(_text(phone.get("number")) or "", region) is not None
-        return (0 if phone.get("smsAllowed") is True else 1, 0 if usable else 1, 0 if phone.get("primary") else 1)
-
-    chosen = sorted(phones, key=rank)[0]
-    raw = _text(chosen.get("number"))
-    return (to_e164(raw, region) if raw else None), raw, _flag(chosen.get("smsAllowed"))
+def _jobber_time(moment: datetime | None) -> str | None:
+    """A time as Jobber writes it (``2026-06-01T15:00:00Z``)."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
-def pick_email(client: Mapping[str, Any]) -> str | None:
-    emails = [e for e in client.get("emails") or [] if isinstance(e, Mapping) and _text(e.get("address"))]
-    if not emails:
-        return None
-    primary = [e for e in emails if e.get("primary")]
-    address = _text((primary or emails)[0].get("address"))
-    return address if address and "@" in address else None
-
-
-def technician_first_names(job: Mapping[str, Any]) -> tuple[str, ...]:
+def technician_first_names(job: Job) -> tuple[str, ...]:
     """First names of the users assigned to the job's visits, completed visits first, without repeats."""
-    visits = _nodes(job.get("visits"))
-    visits.sort(key=lambda v: 0 if v.get("completedAt") or v.get("isComplete") else 1)
+    visits = sorted(job.visits, key=lambda v: 0 if v.completed_at or v.is_complete else 1)
     names: list[str] = []
-    for visit in visits:
-        for user in _nodes(visit.get("assignedUsers")):
-            first = _text(_get(user, "name", "first")) or (_text(_get(user, "name", "full")) or "").split(" ")[0]
-            if first and first not in names:
-                names.append(first)
+    for user in (user for visit in visits for user in visit.assigned_users):
+        name = user.name or UserName()
+        first = _text(name.first) or (_text(name.full) or "").split(" ")[0]
+        if first and first not in names:
+            names.append(first)
     return tuple(names)
 
 
-def _client_fields(client: Any) -> dict[str, Any]:
-    if not isinstance(client, Mapping):
+def _client_fields(client: Client | None, *, country: str | None = None) -> dict[str, Any]:
+    """The client's name, tags and contact: the phone to text (tasks.jobber.models.Client.texting_phone, read in
+    the property's country) and the primary email (when it is an address)."""
+    if client is None:
         return {}
-    name = _text(client.get("name"))
-    first = _text(client.get("firstName"))
-    if client.get("isCompany") and not first:
-        first = None
+    phone = client.texting_phone(_region_for_phone(country))
+    raw = _text(phone.number) if phone else None
+    email = _text(client.primary_email)
     return {
-        "client_id": _text(client.get("id")),
-        "client_name": name,
-        "client_first_name": first,
-        "client_last_name": _text(client.get("lastName")),
-        "client_archived": _flag(client.get("isArchived")),
-        "client_tags": tuple(t for t in (_text(n.get("label")) for n in _nodes(client.get("tags"))) if t),
-        "email": pick_email(client),
+        "client_id": _text(client.id),
+        "client_name": _text(client.name),
+        "client_first_name": _text(client.first_name),
+        "client_last_name": _text(client.last_name),
+        "client_archived": client.is_archived,
+        "client_tags": tuple(t for t in (_text(label) for label in client.tag_labels) if t),
+        "email": email if email and "@" in email else None,
+        "phone": to_e164(raw, _region_for_phone(country)) if raw else None,
+        "phone_raw": raw,
+        "sms_allowed": phone.sms_allowed if phone else None,
+    }
+
+
+def _invoice_fields(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "invoice_id": _text(invoice.id),
+        "invoice_number": _text(invoice.invoice_number),
+        "invoice_total": invoice.amounts.total if invoice.amounts else None,
+        "invoice_status": _text(invoice.invoice_status),
     }
 
 
 def context_from_job(
-    job: Mapping[str, Any], *, invoice: Mapping[str, Any] | None = None, fallback_client: Any = None
+    node: Mapping[str, Any] | Job, *, invoice: Invoice | None = None, fallback_client: Client | None = None
 ) -> ReviewContext:
-    """Map a job node (the ReviewJobFields fragment), and the invoice that triggered it if any."""
-    address = _get(job, "property", "address") or {}
-    province = _text(_get(address, "province"))
-    country = _text(_get(address, "country"))
-    client = job.get("client") if isinstance(job.get("client"), Mapping) else fallback_client
-    values = _client_fields(client)
-    phone, raw, sms_allowed = pick_phone(client if isinstance(client, Mapping) else {}, country=country)
-    one_line = Address.read(address)[0].one_line if isinstance(address, Mapping) else ""
+    """Map a job (the ReviewJobFields fragment), and the invoice that triggered it if any."""
+    job = _read(Job, node)
+    address = job.property.address if job.property else None
+    province = _text(address.province) if address else None
+    country = _text(address.country) if address else None
+    values = _client_fields(job.client or fallback_client, country=country)
     values.update(
-        job_id=str(job.get("id")),
-        job_number=_integer(job.get("jobNumber")),
-        job_title=_text(job.get("title")),
-        job_status=_text(job.get("jobStatus")),
-        job_completed_at=_text(job.get("completedAt")),
-        job_total=_number(job.get("total")),
-        allow_review_request=_flag(job.get("allowReviewRequest")),
-        phone=phone,
-        phone_raw=raw,
-        sms_allowed=sms_allowed,
-        property_address=one_line or None,
+        job_id=job.id,
+        job_number=job.job_number,
+        job_title=_text(job.title),
+        job_status=_text(job.job_status),
+        job_completed_at=_jobber_time(job.completed_at),
+        job_total=job.total,
+        allow_review_request=job.allow_review_request,
+        property_address=(address.one_line if address else "") or None,
         province=province,
         country=country,
         timezone=valid_zone(zone_for_region(province, country)),
         technicians=technician_first_names(job),
     )
     if invoice is not None:
-        values.update(
-            invoice_id=_text(invoice.get("id")),
-            invoice_number=_text(invoice.get("invoiceNumber")),
-            invoice_total=_number(_get(invoice, "amounts", "total")),
-            invoice_status=_text(invoice.get("invoiceStatus")),
-        )
-        if invoice.get("allowReviewRequest") is False:
+        values.update(_invoice_fields(invoice))
+        if invoice.allow_review_request is False:
             values["allow_review_request"] = False
     return ReviewContext(**values)
 
 
-def context_from_invoice(invoice: Mapping[str, Any]) -> ReviewContext:
-    """Map an invoice node (ReviewInvoiceFields): its first job gives the job fields. An invoice without a
-    job is keyed on the invoice ("invoice:<id>") so it still gets at most one request."""
-    jobs = _nodes(invoice.get("jobs"))
-    if jobs:
-        return context_from_job(jobs[0], invoice=invoice, fallback_client=invoice.get("client"))
-    values = _client_fields(invoice.get("client"))
-    client = invoice.get("client")
-    phone, raw, sms_allowed = pick_phone(client if isinstance(client, Mapping) else {})
+def context_from_invoice(node: Mapping[str, Any] | Invoice) -> ReviewContext:
+    """Map an invoice (ReviewInvoiceFields): its first job gives the job fields. An invoice without a job is
+    keyed on the invoice ("invoice:<id>") so it still gets at most one request."""
+    invoice = _read(Invoice, node)
+    if invoice.jobs:
+        return context_from_job(invoice.jobs[0], invoice=invoice, fallback_client=invoice.client)
+    values = _client_fields(invoice.client)
     values.update(
-        job_id=f"invoice:{invoice.get('id')}",
-        phone=phone,
-        phone_raw=raw,
-        sms_allowed=sms_allowed,
-        invoice_id=_text(invoice.get("id")),
-        invoice_number=_text(invoice.get("invoiceNumber")),
-        invoice_total=_number(_get(invoice, "amounts", "total")),
-        invoice_status=_text(invoice.get("invoiceStatus")),
-        allow_review_request=_flag(invoice.get("allowReviewRequest")),
+        job_id=f"invoice:{invoice.id}",
+        **_invoice_fields(invoice),
+        allow_review_request=invoice.allow_review_request,
     )
     return ReviewContext(**values)
 
