@@ -44,6 +44,24 @@ def _database_ok(engine: Any) -> tuple[bool, int | None]:
         return True, None
 
 
+# What /healthz reports of the inbox writer's stats (besides its queue) and of the relay's status.
+_WRITER_REPORTED = ("batches", "unavailable", "deadline_missed")
+_RELAY_REPORTED = (
+    "running",
+    "relayed",
+    "consecutive_failures",
+    "last_error",
+    "wakeups",
+    "last_wakeup_error",
+    "rejected",
+)
+
+
+def _reported(source: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The attributes `names` of `source` as they stand now, by name."""
+    return {name: getattr(source, name) for name in names}
+
+
 @router.get("/healthz", summary="Liveness and database check")
 async def healthz(request: Request) -> JSONResponse:
     """200 {"status": "ok", "db": "ok", ...} when the database answers, else 503."""
@@ -55,25 +73,10 @@ async def healthz(request: Request) -> JSONResponse:
         body["relay_set_aside"] = set_aside
     writer = getattr(state, "inbox_writer", None)
     if writer is not None:
-        stats = writer.stats
-        body["inbox_writer"] = {
-            "queued": writer.queued,
-            "batches": stats.batches,
-            "unavailable": stats.unavailable,
-            "deadline_missed": stats.deadline_missed,
-        }
+        body["inbox_writer"] = {"queued": writer.queued, **_reported(writer.stats, _WRITER_REPORTED)}
     relay = getattr(state, "relay", None)
     if relay is not None:
-        status = relay.status
-        body["relay"] = {
-            "running": status.running,
-            "relayed": status.relayed,
-            "consecutive_failures": status.consecutive_failures,
-            "last_error": status.last_error,
-            "wakeups": status.wakeups,
-            "last_wakeup_error": status.last_wakeup_error,
-            "rejected": status.rejected,
-        }
+        body["relay"] = _reported(relay.status, _RELAY_REPORTED)
     metrics_for(request.app).request("healthz", "ok" if db_ok else "error")
     return JSONResponse(body, status_code=200 if db_ok else 503)
 

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, Table, and_, delete, func, select
 
 from tasks.retry import Backoff
 from tasks.store.accounts import as_utc
+from tasks.store.inbox import seconds_since
 from tasks.store.inbox_work import CLAIMED, PENDING, claimable, claimable_count
 from tasks.store.lease import LeaseQueue
 from tasks.store.models import WebhookInbox
@@ -175,9 +176,7 @@ class PendingWork:
     failed: int = 0
 
     def age_seconds(self, now: datetime | None = None) -> float:
-        if self.oldest_received_at is None:
-            return 0.0
-        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_received_at).total_seconds())
+        return seconds_since(self.oldest_received_at, now)
 
 
 def pending_work(engine: Engine) -> PendingWork:

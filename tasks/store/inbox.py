@@ -8,7 +8,7 @@ answers each request only after its batch is committed, within the store deadlin
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,18 +35,17 @@ class InboxRow:
     received_at: datetime
     work_state: str = "pending"  # "none" when nothing acts on the topic (tasks/events/routing.py)
 
+    def columns(self) -> dict[str, Any]:
+        """Its fields, by the name of the column each fills."""
+        return {name: getattr(self, name) for name in ROW_COLUMNS}
+
     def values(self) -> dict[str, Any]:
-        return {
-            "dedupe_key": self.dedupe_key,
-            "account_id": self.account_id,
-            "topic": self.topic,
-            "item_id": self.item_id,
-            "occurred_at": self.occurred_at,
-            "body": self.body,
-            "received_at": self.received_at,
-            "relay_attempts": 0,
-            "work_state": self.work_state,
-        }
+        """The row to insert: its columns, and no relay attempt yet."""
+        return {**self.columns(), "relay_attempts": 0}
+
+
+# The columns an InboxRow fills, its fields by name (the table's defaults fill the rest).
+ROW_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(InboxRow))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,9 +199,14 @@ class Backlog:
     oldest_received_at: datetime | None
 
     def lag_seconds(self, now: datetime | None = None) -> float:
-        if self.oldest_received_at is None:
-            return 0.0
-        return max(0.0, ((now or datetime.now(UTC)) - self.oldest_received_at).total_seconds())
+        return seconds_since(self.oldest_received_at, now)
+
+
+def seconds_since(received_at: datetime | None, now: datetime | None = None) -> float:
+    """How long ago `received_at` was (0 when there is none, never negative): the age of a backlog's oldest row."""
+    if received_at is None:
+        return 0.0
+    return max(0.0, ((now or datetime.now(UTC)) - received_at).total_seconds())
 
 
 def backlog(engine: Engine) -> Backlog:
@@ -226,6 +230,7 @@ __all__ = [
     "InboxEntry",
     "InboxRow",
     "InboxUnavailable",
+    "ROW_COLUMNS",
     "backlog",
     "count_rows",
     "fetch_unrelayed",
@@ -234,6 +239,7 @@ __all__ = [
     "record_relay_failure",
     "relay_rejections",
     "release_relay_rejections",
+    "seconds_since",
     "set_aside_rejected",
     "store_rows",
     "stored_keys",

@@ -35,7 +35,7 @@ from sqlalchemy import Engine, bindparam, literal_column
 from sqlalchemy.exc import OperationalError
 
 from tasks.errors import InboxUnavailable
-from tasks.store.inbox import _TABLE, InboxRow, store_rows
+from tasks.store.inbox import _TABLE, ROW_COLUMNS, InboxRow, store_rows
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,6 @@ def _dialect_insert(name: str) -> Any:
     from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
     return postgresql_insert
-
-
-_COLUMNS = ("dedupe_key", "account_id", "topic", "item_id", "occurred_at", "body", "received_at", "work_state")
 
 
 class _RawInserter:
@@ -66,7 +63,7 @@ class _RawInserter:
     def __init__(self, engine: Engine, *, busy_s: float) -> None:
         self.dialect = engine.dialect
         self.name = engine.dialect.name
-        values: dict[str, Any] = {name: bindparam(name) for name in _COLUMNS}
+        values: dict[str, Any] = {name: bindparam(name) for name in ROW_COLUMNS}
         # every column with a Python-side default must be bound here, or SQLAlchemy adds a parameter for it
         values["relay_attempts"] = literal_column("0")
         values["work_attempts"] = literal_column("0")
@@ -108,16 +105,8 @@ class _RawInserter:
         when = row.received_at.astimezone(UTC)
         if self.name == "sqlite":
             when = when.replace(tzinfo=None)  # SQLite stores UTC without an offset, as SQLAlchemy does
-        values = {
-            "dedupe_key": row.dedupe_key,
-            "account_id": row.account_id,
-            "topic": row.topic,
-            "item_id": row.item_id,
-            "occurred_at": row.occurred_at,
-            "body": row.body,
-            "received_at": self._when(when),
-            "work_state": row.work_state,
-        }
+        values = row.columns()
+        values["received_at"] = self._when(when)
         if self.order is not None:
             return tuple(values[name] for name in self.order)
         return values
