@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from deployments.gateway.inbound import verified_body, verifiers_for
 from tasks.reviews.ledger import record_click, request_by_click_token
@@ -32,6 +33,7 @@ from tasks.reviews.settings import ReviewSettings
 from tasks.reviews.usecases.makecom import MakeReviewTrigger, plan_make_request
 from tasks.settings import Settings
 from tasks.store.db import unit_of_work
+from tasks.store.models import ReviewRequest
 from tasks.store.optouts import suppress
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,20 @@ def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
+def _link_not_found() -> HTMLResponse:
+    """The page for a link that is not valid (any more), whatever the reason."""
+    return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+
+
+def _emailed_request(session: Session, token: str) -> tuple[ReviewRequest, str] | None:
+    """The review request sent by email that an unsubscribe link's token names, and the address it went to;
+    None when the link is not valid."""
+    review = request_by_click_token(session, token=token)
+    if review is None or not review.recipient_email:
+        return None
+    return review, review.recipient_email
+
+
 @router.get("/r/{token}", include_in_schema=False)
 def review_click(token: str, request: Request) -> Response:
     """Record the click (stops follow-ups) and send the customer on to the review page."""
@@ -94,10 +110,10 @@ def review_click(token: str, request: Request) -> Response:
     with unit_of_work(_engine(request)) as session:
         review = request_by_click_token(session, token=token)
         if review is None:
-            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+            return _link_not_found()
         link = str(((review.context or {}).get("settings") or {}).get("review_link") or "")
         if not link.startswith(("https://", "http://")):
-            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+            return _link_not_found()
         if not any(bot in agent for bot in _PREVIEW_AGENTS):
             record_click(review, now=datetime.now(UTC))
     return RedirectResponse(
@@ -108,9 +124,8 @@ def review_click(token: str, request: Request) -> Response:
 @router.get("/u/{token}", include_in_schema=False)
 def unsubscribe_page(token: str, request: Request) -> Response:
     with unit_of_work(_engine(request)) as session:
-        review = request_by_click_token(session, token=token)
-        if review is None or not review.recipient_email:
-            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
+        if _emailed_request(session, token) is None:
+            return _link_not_found()
     return _page(
         "Unsubscribe",
         "<p>Stop receiving review requests by email?</p>"
@@ -123,10 +138,11 @@ def unsubscribe_page(token: str, request: Request) -> Response:
 def unsubscribe(token: str, request: Request) -> Response:
     """One-click unsubscribe (RFC 8058): the address goes on the suppression list; follow-ups stop."""
     with unit_of_work(_engine(request)) as session:
-        review = request_by_click_token(session, token=token)
-        if review is None or not review.recipient_email:
-            return _page("Link not found", "<p>This link is not valid any more.</p>", 404)
-        suppress(session, channel="email", address=review.recipient_email, reason="email_unsubscribe", source="link")
+        found = _emailed_request(session, token)
+        if found is None:
+            return _link_not_found()
+        review, address = found
+        suppress(session, channel="email", address=address, reason="email_unsubscribe", source="link")
         review.next_follow_up_at = None
     return _page("Unsubscribed", "<p>You will not receive review requests by email any more.</p>")
 

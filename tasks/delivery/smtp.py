@@ -160,7 +160,7 @@ class SmtpEmailChannel:
     def send(self, message: OutgoingMessage) -> SendResult:
         """Deliver to the SMTP server; returns the Message-ID as the provider's id."""
         if message.channel != "email":
-            raise PermanentDeliveryError(f"{self.name} only sends email, not {message.channel}", provider=self.name)
+            raise self._refused(f"{self.name} only sends email, not {message.channel}")
         email = self.build(message)
         message_id = str(email["Message-ID"])
         stage = _Stage()
@@ -173,24 +173,19 @@ class SmtpEmailChannel:
                 smtp.login(self.username, password)
             self._transfer(smtp, email, message, stage)
         except smtplib.SMTPNotSupportedError as exc:
-            raise PermanentDeliveryError(
-                f"the SMTP server does not support what SMTP_SECURITY={self.security} needs: {exc}",
-                code="starttls",
-                provider=self.name,
+            raise self._refused(
+                f"the SMTP server does not support what SMTP_SECURITY={self.security} needs: {exc}", "starttls"
             ) from exc
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentDeliveryError(
+            raise self._refused(
                 f"the SMTP server refused the login (check SMTP_USERNAME / SMTP_PASSWORD): {exc.smtp_code}",
-                code=str(exc.smtp_code),
-                provider=self.name,
+                str(exc.smtp_code),
             ) from exc
         except smtplib.SMTPResponseException as exc:
             raise self._classify_reply(exc.smtp_code, exc.smtp_error, stage.name) from exc
         except ssl.SSLCertVerificationError as exc:
-            raise PermanentDeliveryError(
-                f"the SMTP server's TLS certificate was not accepted: {exc.verify_message}",
-                code="tls",
-                provider=self.name,
+            raise self._refused(
+                f"the SMTP server's TLS certificate was not accepted: {exc.verify_message}", "tls"
             ) from exc
         except OSError as exc:  # timeouts, refused or dropped connections, SMTPServerDisconnected, TLS errors
             if stage.name == "data":
@@ -224,10 +219,8 @@ class SmtpEmailChannel:
         policy = _POLICY
         if not (sender + recipient).isascii():  # an internationalised mailbox name needs SMTPUTF8 (RFC 6531)
             if not smtp.has_extn("smtputf8"):
-                raise PermanentDeliveryError(
-                    "the address has non-ASCII characters and the SMTP server does not support SMTPUTF8",
-                    code="smtputf8",
-                    provider=self.name,
+                raise self._refused(
+                    "the address has non-ASCII characters and the SMTP server does not support SMTPUTF8", "smtputf8"
                 )
             options, policy = ["SMTPUTF8", "BODY=8BITMIME"], _POLICY.clone(utf8=True)
         code, reply = smtp.mail(sender, options)
@@ -249,7 +242,11 @@ class SmtpEmailChannel:
         detail = f"the SMTP server answered {code} {text} ({stage})"
         if 400 <= code < 500 or code == -1:
             return TransientDeliveryError(detail, code=str(code), provider=self.name)
-        return PermanentDeliveryError(detail, code=str(code), provider=self.name)
+        return self._refused(detail, str(code))
+
+    def _refused(self, detail: str, code: str | None = None) -> PermanentDeliveryError:
+        """A refusal retrying cannot help, from this provider."""
+        return PermanentDeliveryError(detail, code=code, provider=self.name)
 
     def find_sent(self, message: OutgoingMessage, *, since: datetime) -> SendResult | None:
         """Always None: an SMTP server cannot be asked what it accepted (see the module docstring)."""

@@ -46,16 +46,12 @@ JOB_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
     "archived": ("archived",),
     **{status: (status,) for status in ACTIVE_JOB_STATUSES if status != "active"},
 }
+UNPAID_INVOICE_STATUSES = ("awaiting_payment", "sent_not_due", "past_due")
 INVOICE_STATUS_FILTERS: dict[str, tuple[str, ...]] = {
-    "draft": ("draft",),
-    "awaiting_payment": ("awaiting_payment",),
-    "sent_not_due": ("sent_not_due",),
-    "past_due": ("past_due",),
+    **{status: (status,) for status in ("draft", *UNPAID_INVOICE_STATUSES, "paid", "bad_debt")},
     "overdue": ("past_due",),
-    "paid": ("paid",),
-    "bad_debt": ("bad_debt",),
-    "unpaid": ("awaiting_payment", "sent_not_due", "past_due"),
-    "outstanding": ("awaiting_payment", "sent_not_due", "past_due"),
+    "unpaid": UNPAID_INVOICE_STATUSES,
+    "outstanding": UNPAID_INVOICE_STATUSES,
 }
 
 
@@ -243,8 +239,14 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(text, 3000)}]}
 
 
-def _join(*parts: str | None) -> str:
-    return " · ".join(p for p in parts if p)
+def _line(head: str, *details: str | None) -> str:
+    """A listing's line: the head, then under it the details there are, joined with middle dots."""
+    detail = " · ".join(d for d in details if d)
+    return head + (f"\n{detail}" if detail else "")
+
+
+def _for_client(name: str | None) -> str:
+    return f" for {escape(truncate(name, 100))}" if name else ""
 
 
 def help_answer(command: str, *, note: str | None = None) -> dict[str, Any]:
@@ -275,41 +277,34 @@ def _listing(title: str, lines: list[str], total: int, empty: str) -> dict[str, 
 
 
 def client_line(row: ClientRow) -> str:
-    head = f"*{escape(truncate(row.name, 100))}*" + (" (archived)" if row.archived else "")
-    detail = _join(
+    return _line(
+        f"*{escape(truncate(row.name, 100))}*" + (" (archived)" if row.archived else ""),
         escape(truncate(row.company, 100)) if row.company else None,
         escape(row.email) if row.email else None,
         escape(row.phone) if row.phone else None,
         f"added {slack_date(row.created_at)}" if row.created_at else None,
     )
-    return head + (f"\n{detail}" if detail else "")
 
 
 def job_line(row: JobRow) -> str:
     number = f"#{row.number} " if row.number is not None else ""
-    head = f"*{escape(number + truncate(row.title, 100))}*" + (
-        f" for {escape(truncate(row.client_name, 100))}" if row.client_name else ""
-    )
-    detail = _join(
+    return _line(
+        f"*{escape(number + truncate(row.title, 100))}*" + _for_client(row.client_name),
         humanize(row.status) or None,
         money(row.total) or None,
         f"completed {slack_date(row.completed_at)}" if row.completed_at else None,
     )
-    return head + (f"\n{detail}" if detail else "")
 
 
 def invoice_line(row: InvoiceRow) -> str:
-    head = f"*Invoice #{escape(row.number or '?')}*" + (
-        f" for {escape(truncate(row.client_name, 100))}" if row.client_name else ""
-    )
-    detail = _join(
+    return _line(
+        f"*Invoice #{escape(row.number or '?')}*" + _for_client(row.client_name),
         humanize(row.status) or None,
         money(row.total) or None,
         f"balance {money(row.balance)}" if row.balance else None,
         f"due {slack_date(row.due_at)}" if row.due_at and row.status != "paid" else None,
         escape(truncate(row.subject, 100)) if row.subject else None,
     )
-    return head + (f"\n{detail}" if detail else "")
 
 
 def answer_command(session: Session, command: SlashCommand) -> dict[str, Any]:
