@@ -48,32 +48,34 @@ def _client_name(client: Client | None) -> str:
     return (client.name if client else None) or "(no client)"
 
 
+def _work_item(item: Job | Invoice | Quote, *, number: int | str | None, status: str | None) -> dict[str, Any]:
+    """What every job, invoice and quote notification names: which one, its status, whose it is, its link."""
+    return {
+        "id": item.id,
+        "number": number,
+        "status": status,
+        "client_name": _client_name(item.client),
+        "url": item.jobber_web_uri,
+    }
+
+
 def job_context(node: Mapping[str, Any] | Job) -> dict[str, Any]:
     job = read(Job, node)
     address = job.property.address if job.property else None
-    return {
-        "id": job.id,
-        "number": job.job_number,
+    return _work_item(job, number=job.job_number, status=job.job_status) | {
         "title": job.title or "(untitled job)",
-        "status": job.job_status,
-        "client_name": _client_name(job.client),
         "address": (address.street_and_city if address else "") or None,
         "team": job.team,
         "completed_at": job.completed_at,
         "total": job.total,
-        "url": job.jobber_web_uri,
     }
 
 
 def invoice_context(node: Mapping[str, Any] | Invoice) -> dict[str, Any]:
     invoice = read(Invoice, node)
     amounts = invoice.amounts
-    return {
-        "id": invoice.id,
-        "number": invoice.invoice_number,
-        "status": invoice.invoice_status,
+    return _work_item(invoice, number=invoice.invoice_number, status=invoice.invoice_status) | {
         "subject": invoice.subject,
-        "client_name": _client_name(invoice.client),
         "total": amounts.total if amounts else None,
         "paid": amounts.payments_total if amounts else None,
         "balance": amounts.invoice_balance if amounts else None,
@@ -81,20 +83,14 @@ def invoice_context(node: Mapping[str, Any] | Invoice) -> dict[str, Any]:
         "due_at": invoice.due_date,
         "received_at": invoice.received_date,
         "jobs": [f"#{j.job_number} {j.title or ''}".strip() for j in invoice.jobs],
-        "url": invoice.jobber_web_uri,
     }
 
 
 def quote_context(node: Mapping[str, Any] | Quote) -> dict[str, Any]:
     quote = read(Quote, node)
-    return {
-        "id": quote.id,
-        "number": quote.quote_number,
+    return _work_item(quote, number=quote.quote_number, status=quote.quote_status) | {
         "title": quote.title or "(untitled quote)",
-        "status": quote.quote_status,
-        "client_name": _client_name(quote.client),
         "total": quote.amounts.total if quote.amounts else None,
-        "url": quote.jobber_web_uri,
     }
 
 
