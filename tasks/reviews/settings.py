@@ -9,23 +9,40 @@ is a parameter change, nothing else.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tasks.reviews.rules.timezones import valid_zone
 
 Trigger = Literal["job_closed", "visit_completed", "invoice_created", "invoice_paid"]
 ChannelMode = Literal["sms", "email", "both", "sms_then_email"]
 
 TRIGGERS: tuple[Trigger, ...] = ("job_closed", "visit_completed", "invoice_created", "invoice_paid")
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+EMAIL_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _MESSAGING_SERVICE = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def optional_text(value: str | None, valid: Callable[[str], object], problem: str) -> str | None:
+    """A field validator's answer for an optional text: None when it is empty, `value` when `valid(value)`
+    holds, else ValueError(problem) (pydantic reports it under the field's name)."""
+    if not value:
+        return None
+    if not valid(value):
+        raise ValueError(problem)
+    return value
+
+
+def _bare_address(address: str) -> str:
+    """ "Name <reviews@example.com>" -> "reviews@example.com"; a bare address as it is."""
+    return address[address.find("<") + 1 : address.rfind(">")] if "<" in address else address
 
 
 # prefect.yaml ships with https://g.page/r/YOUR-PLACE-ID/review: refusing it means no customer ever gets a dead link.
@@ -105,34 +122,33 @@ class ReviewSettings(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone such as America/Chicago") from None
+        if value is not None and valid_zone(value) is None:
+            raise ValueError(f"{value!r} is not an IANA time zone such as America/Chicago")
         return value
+
+    @field_validator("sender", "email_from", "exclude_tag", mode="before")
+    @classmethod
+    def _stripped(cls, value: object) -> object:
+        """Surrounding spaces are dropped, and a blank text is no value (None)."""
+        return (value.strip() or None) if isinstance(value, str) else value
 
     @field_validator("sender")
     @classmethod
     def _sender(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        if not (_E164.match(value) or _MESSAGING_SERVICE.match(value)):
-            raise ValueError("sender must be an E.164 number (+15125550100) or a Messaging Service SID (MG + 32 hex)")
-        return value
+        return optional_text(
+            value,
+            lambda sender: _E164.match(sender) or _MESSAGING_SERVICE.match(sender),
+            "sender must be an E.164 number (+15125550100) or a Messaging Service SID (MG + 32 hex)",
+        )
 
     @field_validator("email_from")
     @classmethod
     def _email_from(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        address = value.strip()
-        bare = address[address.find("<") + 1 : address.rfind(">")] if "<" in address else address
-        if not _EMAIL.match(bare):
-            raise ValueError("email_from must be an address such as reviews@example.com or 'Name <reviews@...>'")
-        return address
+        return optional_text(
+            value,
+            lambda address: EMAIL_ADDRESS.match(_bare_address(address)),
+            "email_from must be an address such as reviews@example.com or 'Name <reviews@...>'",
+        )
 
     @field_validator(
         "sms_template", "follow_up_sms_template", "email_subject_template", "email_text_template", "email_html_template"
@@ -151,11 +167,6 @@ class ReviewSettings(BaseModel):
         if not Path(value).expanduser().is_dir():
             raise ValueError(f"templates_dir {value!r} is not a folder")
         return value
-
-    @field_validator("exclude_tag")
-    @classmethod
-    def _tag(cls, value: str | None) -> str | None:
-        return value.strip() if value and value.strip() else None
 
     @model_validator(mode="after")
     def _quiet_hours(self) -> ReviewSettings:

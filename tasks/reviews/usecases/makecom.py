@@ -14,7 +14,6 @@ synced `users` table, else the connected Jobber user's, asked once), and last th
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from tasks.reviews.decision import Decision
 from tasks.reviews.rules.mapping import ReviewContext, split_name
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.timezones import valid_zone, zone_for_phone, zone_for_region
-from tasks.reviews.settings import ReviewSettings
+from tasks.reviews.settings import EMAIL_ADDRESS, ReviewSettings, optional_text
 from tasks.reviews.usecases.plan import plan_request
 from tasks.store.db import unit_of_work
 from tasks.store.models import User
@@ -41,8 +40,6 @@ log = logging.getLogger(__name__)
 JOBBER_ZONE_BUDGET_S = 5.0
 _jobber_zones: dict[str, str] = {}
 _jobber_zones_lock = threading.Lock()
-
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 
 class MakeReviewTrigger(BaseModel):
@@ -95,27 +92,17 @@ class MakeReviewTrigger(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if to_e164(value) is None:
-            raise ValueError("phone is not a valid phone number (use E.164, e.g. +15125550142)")
-        return value
+        return optional_text(value, to_e164, "phone is not a valid phone number (use E.164, e.g. +15125550142)")
 
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not _EMAIL.match(value):
-            raise ValueError("email is not a valid email address")
-        return value
+        return optional_text(value, EMAIL_ADDRESS.match, "email is not a valid email address")
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value and valid_zone(value) is None:
-            raise ValueError("timezone must be an IANA zone such as America/Chicago")
-        return value or None
+        return optional_text(value, valid_zone, "timezone must be an IANA zone such as America/Chicago")
 
     @model_validator(mode="after")
     def _contact(self) -> MakeReviewTrigger:
