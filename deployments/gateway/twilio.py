@@ -14,6 +14,7 @@ soon as it is larger, before it is read whole or checked).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -36,10 +37,19 @@ router = APIRouter()
 TWIML_MEDIA_TYPE = "application/xml"
 
 
-async def _verified_form(request: Request) -> MultiDict | Response:
-    """The form parameters when the request is signed by Twilio, else the gateway's refusal (reason logged)."""
-    body = await verified_body(request, verifiers_for(request.app).twilio)
-    return body if isinstance(body, Response) else form_params(body)
+def _signed_form(
+    handle: Callable[[Request, MultiDict], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Twilio route from its handler: `handle` gets the form parameters when the request is signed by
+    Twilio, else the route answers the gateway's refusal (reason logged)."""
+
+    async def route(request: Request) -> Response:
+        body = await verified_body(request, verifiers_for(request.app).twilio)
+        return body if isinstance(body, Response) else await handle(request, form_params(body))
+
+    # FastAPI names and describes the route after the handler; it must see only `request` in the signature
+    route.__name__, route.__qualname__, route.__doc__ = handle.__name__, handle.__qualname__, handle.__doc__
+    return route
 
 
 def _twiml(message: str | None = None) -> Response:
@@ -56,11 +66,9 @@ def _help_reply(settings: Settings) -> str:
 
 
 @router.post("/twilio/inbound")
-async def twilio_inbound(request: Request) -> Response:
+@_signed_form
+async def twilio_inbound(request: Request, params: MultiDict) -> Response:
     """An SMS a customer sent: STOP/START/HELP keywords and replies. Answers TwiML."""
-    params = await _verified_form(request)
-    if isinstance(params, Response):
-        return params
     settings: Settings = request.app.state.settings
     engine: Engine = request.app.state.engine
     from_number = str(params.get("From") or "")
@@ -86,11 +94,9 @@ async def twilio_inbound(request: Request) -> Response:
 
 
 @router.post("/twilio/status")
-async def twilio_status(request: Request) -> Response:
+@_signed_form
+async def twilio_status(request: Request, params: MultiDict) -> Response:
     """A delivery receipt for a message we sent: updates its Delivery row."""
-    params = await _verified_form(request)
-    if isinstance(params, Response):
-        return params
     engine: Engine = request.app.state.engine
     sid = str(params.get("MessageSid") or params.get("SmsSid") or "")
     status = str(params.get("MessageStatus") or params.get("SmsStatus") or "")
