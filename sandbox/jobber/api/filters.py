@@ -6,17 +6,17 @@ Date range filters (``{after, before, eq}``) are inclusive and compared at one-s
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, Generic, TypeVar
 
-from ..models import (
-    Client,
-    Invoice,
-    Job,
-    Quote,
-    Visit,
-)
+from ..models import Client, Expense, Invoice, Job, Property, Quote, Record, Request, Task, User, Visit
 from ..store import parse_dt
+from ..store.values import snake
+
+T = TypeVar("T")
+Test = Callable[[T, Any], bool]
 
 
 # -- filters and sorting ------------------------------------------------------------------------
@@ -82,8 +82,105 @@ def _sortable(value: Any) -> tuple[int, Any]:
     return (1, value)
 
 
-def id_set(values: Iterable[Any] | None) -> set[str] | None:
-    return set(values) if values else None
+# -- one list argument at a time ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Check(Generic[T]):
+    """One filter argument: ``test(record, value)`` decides when the argument is given.
+
+    Given means truthy, or for a ``flag`` (a Boolean argument, where false filters too) not None.
+    ``prepare`` turns the argument into what ``test`` reads (once per query, not once per record).
+    """
+
+    key: str
+    test: Test[T]
+    flag: bool = False
+    prepare: Callable[[Any], Any] | None = None
+
+
+def dates(get: Callable[[T], datetime | None]) -> Test[T]:
+    return lambda rec, rng: in_range(get(rec), rng)
+
+
+def date_checks(*keys: str) -> tuple[Check[Any], ...]:
+    """Date range arguments named after the record's date-times (``createdAt`` filters ``created_at``)."""
+    return tuple(Check(key, dates(attrgetter(snake(key)))) for key in keys)
+
+
+def numbers(get: Callable[[T], float | None]) -> Test[T]:
+    return lambda rec, rng: num_range(get(rec), rng)
+
+
+def equals(get: Callable[[T], Any]) -> Test[T]:
+    return lambda rec, value: bool(get(rec) == value)
+
+
+def linked(get: Callable[[T], Record | None]) -> Test[T]:
+    """The record's relation (client, property, user...) is the one whose id is given."""
+
+    def test(rec: T, record_id: Any) -> bool:
+        other = get(rec)
+        return other is not None and other.id == record_id
+
+    return test
+
+
+def assigned(get: Callable[[T], Iterable[User]]) -> Test[T]:
+    return lambda rec, user_id: any(u.id == user_id for u in get(rec))
+
+
+def _id_in(rec: Record, ids: set[str]) -> bool:
+    return rec.id in ids
+
+
+IDS = Check[Any]("ids", _id_in, prepare=set)
+
+
+def _client_name(rec: Job | Invoice | Quote | Property) -> str | None:
+    return rec.client.name if rec.client else None
+
+
+@dataclass(frozen=True)
+class ListQuery(Generic[T]):
+    """A list field's filter arguments (checked in order), its search and its sort keys (None: unsorted)."""
+
+    checks: tuple[Check[T], ...] = ()
+    search: Callable[[T], Iterable[Any]] | None = None
+    sort: Mapping[str, Callable[[T], Any]] | None = None
+    default_sort: Any = None
+
+    def select(
+        self, items: Iterable[T], filter: Mapping[str, Any] | None = None, sort: Any = None, search_term: Any = None
+    ) -> list[T]:
+        f = filter or {}
+        given = [
+            (check, check.prepare(f[check.key]) if check.prepare else f[check.key])
+            for check in self.checks
+            if (f.get(check.key) is not None if check.flag else f.get(check.key))
+        ]
+        search = self.search if search_term else None
+        out = [
+            item
+            for item in items
+            if all(check.test(item, value) for check, value in given)
+            and (search is None or text_match(search_term, *search(item)))
+        ]
+        return out if self.sort is None else apply_sort(out, sort or self.default_sort, self.sort)
+
+
+CLIENT_NAMES: dict[str, Callable[[Client], Any]] = {
+    "PRIMARY_NAME": lambda c: c.name,
+    "FIRST_NAME": lambda c: c.first_name,
+    "LAST_NAME": lambda c: c.last_name,
+}
+
+
+def by_client(*keys: str) -> dict[str, Callable[[Any], Any]]:
+    """Sort keys ``CLIENT_<key>``: the record's client's name of that kind (no client sorts first)."""
+
+    def key_of(name: Callable[[Client], Any]) -> Callable[[Any], Any]:
+        return lambda rec: name(rec.client) if rec.client else None
+
+    return {f"CLIENT_{key}": key_of(CLIENT_NAMES[key]) for key in keys}
 
 
 JOB_SORT: dict[str, Callable[[Job], Any]] = {
@@ -92,74 +189,39 @@ JOB_SORT: dict[str, Callable[[Job], Any]] = {
     "JOB_NUMBER": lambda j: j.job_number,
     "TOTAL_COST": lambda j: j.total,
     "JOB_STATUS": lambda j: j.job_status,
-    "CLIENT_FIRST_NAME": lambda j: j.client.first_name if j.client else None,
-    "CLIENT_PRIMARY_NAME": lambda j: j.client.name if j.client else None,
+    **by_client("FIRST_NAME", "PRIMARY_NAME"),
     "SCHEDULE": lambda j: j.start_at,
     "VISIT_START_DATE": lambda j: j.start_at,
 }
-
-
-def filter_jobs(
-    jobs: list[Job], filter: Mapping[str, Any] | None = None, sort: Any = None, search_term: str | None = None
-) -> list[Job]:
-    f = filter or {}
-    ids = id_set(f.get("ids"))
-    assignee = f.get("visitsAssignedToUserId")
-    out = []
-    for j in jobs:
-        if ids is not None and j.id not in ids:
-            continue
-        if f.get("status") and j.job_status != f["status"]:
-            continue
-        if f.get("jobType") and j.job_type != f["jobType"]:
-            continue
-        if not (
-            in_range(j.created_at, f.get("createdAt"))
-            and in_range(j.start_at, f.get("startAt"))
-            and in_range(j.end_at, f.get("endAt"))
-            and in_range(j.completed_at, f.get("completedAt"))
-        ):
-            continue
-        if f.get("visitsScheduledBetween") and not any(
-            in_range(v.start_at, f["visitsScheduledBetween"]) for v in j.visits
-        ):
-            continue
-        if assignee and not any(u.id == assignee for v in j.visits for u in v.assigned_users):
-            continue
-        if not text_match(search_term, j.title, j.job_number, j.client.name if j.client else None):
-            continue
-        out.append(j)
-    return apply_sort(out, sort, JOB_SORT)
+JOBS = ListQuery[Job](
+    checks=(
+        IDS,
+        Check("status", equals(lambda j: j.job_status)),
+        Check("jobType", equals(lambda j: j.job_type)),
+        *date_checks("createdAt", "startAt", "endAt", "completedAt"),
+        Check("visitsScheduledBetween", lambda j, rng: any(in_range(v.start_at, rng) for v in j.visits)),
+        Check("visitsAssignedToUserId", assigned(lambda j: (u for v in j.visits for u in v.assigned_users))),
+    ),
+    search=lambda j: (j.title, j.job_number, _client_name(j)),
+    sort=JOB_SORT,
+)
 
 
 VISIT_SORT: dict[str, Callable[[Visit], Any]] = {
     "CREATED_AT": lambda v: v.created_at,
     "START_AT": lambda v: v.start_at,
-    "CLIENT_PRIMARY_NAME": lambda v: v.client.name if v.client else None,
+    **by_client("PRIMARY_NAME"),
     "STATUS": lambda v: v.visit_status,
 }
-
-
-def filter_visits(visits: list[Visit], filter: Mapping[str, Any] | None = None, sort: Any = None) -> list[Visit]:
-    f = filter or {}
-    ids = id_set(f.get("ids"))
-    out = []
-    for v in visits:
-        if ids is not None and v.id not in ids:
-            continue
-        if f.get("status") and v.visit_status != f["status"]:
-            continue
-        if not (
-            in_range(v.created_at, f.get("createdAt"))
-            and in_range(v.start_at, f.get("startAt"))
-            and in_range(v.end_at, f.get("endAt"))
-            and in_range(v.completed_at, f.get("completedAt"))
-        ):
-            continue
-        if f.get("assignedTo") and not any(u.id == f["assignedTo"] for u in v.assigned_users):
-            continue
-        out.append(v)
-    return apply_sort(out, sort, VISIT_SORT)
+VISITS = ListQuery[Visit](
+    checks=(
+        IDS,
+        Check("status", equals(lambda v: v.visit_status)),
+        *date_checks("createdAt", "startAt", "endAt", "completedAt"),
+        Check("assignedTo", assigned(lambda v: v.assigned_users)),
+    ),
+    sort=VISIT_SORT,
+)
 
 
 INVOICE_SORT: dict[str, Callable[[Invoice], Any]] = {
@@ -172,10 +234,21 @@ INVOICE_SORT: dict[str, Callable[[Invoice], Any]] = {
     "RECEIVED_DATE": lambda i: i.received_date,
     "INVOICE_TOTAL": lambda i: i.total,
     "INVOICE_BALANCE": lambda i: i.balance,
-    "CLIENT_PRIMARY_NAME": lambda i: i.client.name if i.client else None,
-    "CLIENT_FIRST_NAME": lambda i: i.client.first_name if i.client else None,
-    "CLIENT_LAST_NAME": lambda i: i.client.last_name if i.client else None,
+    **by_client("PRIMARY_NAME", "FIRST_NAME", "LAST_NAME"),
 }
+INVOICES = ListQuery[Invoice](
+    checks=(
+        Check("status", equals(lambda i: i.invoice_status)),
+        Check("clientId", linked(lambda i: i.client)),
+        Check("invoiceNumber", lambda i, number: i.invoice_number == str(number)),
+        *date_checks("updatedAt", "createdAt", "issuedDate", "dueDate"),
+        Check("total", numbers(lambda i: i.total)),
+    ),
+    search=lambda i: (i.invoice_number, i.subject, _client_name(i)),
+    sort=INVOICE_SORT,
+)
+
+
 QUOTE_SORT: dict[str, Callable[[Quote], Any]] = {
     "CREATED_AT": lambda q: q.created_at,
     "QUOTE_NUMBER": lambda q: int(q.quote_number) if q.quote_number.isdigit() else q.quote_number,
@@ -184,20 +257,85 @@ QUOTE_SORT: dict[str, Callable[[Quote], Any]] = {
     "LAST_SENT_AT": lambda q: q.sent_at,
     "APPROVED_AT": lambda q: q.approved_at,
     "CONVERTED_AT": lambda q: q.converted_at,
-    "CLIENT_PRIMARY_NAME": lambda q: q.client.name if q.client else None,
-    "CLIENT_FIRST_NAME": lambda q: q.client.first_name if q.client else None,
-    "CLIENT_LAST_NAME": lambda q: q.client.last_name if q.client else None,
+    **by_client("PRIMARY_NAME", "FIRST_NAME", "LAST_NAME"),
     "PROPERTY_STREET1": lambda q: q.property_.street1 if q.property_ else None,
 }
-CLIENT_SORT: dict[str, Callable[[Client], Any]] = {
-    "UPDATED_AT": lambda c: c.updated_at,
-    "PRIMARY_NAME": lambda c: c.name,
-    "FIRST_NAME": lambda c: c.first_name,
-    "LAST_NAME": lambda c: c.last_name,
-}
+QUOTES = ListQuery[Quote](
+    checks=(
+        Check("status", equals(lambda q: q.quote_status)),
+        Check("clientId", linked(lambda q: q.client)),
+        *date_checks("updatedAt", "createdAt", "sentAt"),
+        Check("cost", numbers(lambda q: q.total)),
+        Check("quoteNumber", numbers(lambda q: int(q.quote_number) if q.quote_number.isdigit() else None)),
+    ),
+    search=lambda q: (q.quote_number, q.title, _client_name(q)),
+    sort=QUOTE_SORT,
+)
+
+
+CLIENT_SORT: dict[str, Callable[[Client], Any]] = {"UPDATED_AT": lambda c: c.updated_at, **CLIENT_NAMES}
+CLIENTS = ListQuery[Client](
+    checks=(
+        Check("isArchived", equals(lambda c: c.is_archived), flag=True),
+        Check("isCompany", equals(lambda c: c.is_company), flag=True),
+        Check("isLead", lambda c, _: False),  # the sandbox has no leads
+        *date_checks("updatedAt", "createdAt"),
+        Check("tags", lambda c, tags: any(t.label in tags for t in c.tags), prepare=set),
+    ),
+    search=lambda c: (
+        c.name,
+        c.first_name,
+        c.last_name,
+        c.company_name,
+        *(e.address for e in c.emails),
+        *(p.number for p in c.phones),
+    ),
+    sort=CLIENT_SORT,
+)
+
+
 BASIC_SORT: dict[str, Callable[[Any], Any]] = {
     "CREATED_AT": lambda r: getattr(r, "created_at", None),
     "UPDATED_AT": lambda r: getattr(r, "updated_at", None),
     "START_AT": lambda r: getattr(r, "start_at", None),
     "DATE": lambda r: getattr(r, "date", None),
 }
+PROPERTIES = ListQuery[Property](
+    checks=(Check("clientId", linked(lambda p: p.client)),),
+    search=lambda p: (p.street, p.city, p.postal_code, _client_name(p)),
+)
+USERS = ListQuery[User](
+    checks=(
+        Check("status", equals(lambda u: u.status)),
+        Check("userIds", _id_in, prepare=set),
+    ),
+    search=lambda u: (u.name["full"], u.email_raw),
+)
+REQUESTS = ListQuery[Request](
+    checks=(
+        Check("status", equals(lambda r: r.request_status)),
+        Check("clientId", linked(lambda r: r.client)),
+        Check("propertyId", linked(lambda r: r.property_)),
+        *date_checks("updatedAt", "createdAt"),
+    ),
+    search=lambda r: (r.title, r.contact_name, r.email),
+    sort=BASIC_SORT,
+)
+TASKS = ListQuery[Task](
+    checks=(
+        IDS,
+        Check("assignedTo", assigned(lambda t: t.assigned_users)),
+        *date_checks("createdAt", "startAt", "endAt"),
+    ),
+    sort=BASIC_SORT,
+    default_sort=[{"key": "START_AT", "direction": "ASCENDING"}],
+)
+EXPENSES = ListQuery[Expense](
+    checks=(
+        Check("enteredById", linked(lambda e: e.entered_by)),
+        Check("reimbursableToId", linked(lambda e: e.reimbursable_to)),
+        *date_checks("updatedAt", "createdAt", "date"),
+    ),
+    search=lambda e: (e.title, e.description),
+    sort=BASIC_SORT,
+)

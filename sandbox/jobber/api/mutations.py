@@ -7,6 +7,7 @@ from typing import Any
 
 from ..ids import encode_id
 from ..store import SandboxStore, UserError
+from ..store.values import snake
 from .queries import account_resolver
 from .resolution import RESOLVERS, Info, Resolver, gql_context
 
@@ -38,19 +39,35 @@ def _s(info: Info) -> SandboxStore:
     return gql_context(info).store
 
 
-@mutation("clientCreate", client=None)
-def _client_create(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-    return {"client": _s(info).client_create(input)}
+def _calls(key: str, field: str, arguments: tuple[str, ...]) -> Resolver:
+    """A mutation that passes its arguments, in order, to the store method named after it (``clientEdit``:
+    ``client_edit``) and answers the record it returns as ``key``."""
+    method = getattr(SandboxStore, snake(field))
+
+    def resolve(_: Any, info: Info, **args: Any) -> dict[str, Any]:
+        return {key: method(_s(info), *(args[name] for name in arguments))}
+
+    return resolve
 
 
-@mutation("clientEdit", client=None)
-def _client_edit(_: Any, info: Info, clientId: Any, input: dict[str, Any]) -> dict[str, Any]:
-    return {"client": _s(info).client_edit(clientId, input)}
-
-
-@mutation("clientArchive", client=None)
-def _client_archive(_: Any, info: Info, clientId: Any) -> dict[str, Any]:
-    return {"client": _s(info).client_archive(clientId)}
+# The mutations that answer one record, by the payload key it stands under: each field's arguments in order.
+ONE_RECORD: dict[str, dict[str, tuple[str, ...]]] = {
+    "client": {"clientCreate": ("input",), "clientEdit": ("clientId", "input"), "clientArchive": ("clientId",)},
+    "property": {"propertyEdit": ("propertyId", "input")},
+    "job": {"jobCreate": ("input",), "jobEdit": ("jobId", "input"), "jobReopen": ("jobId",)},
+    "visit": {"visitEdit": ("id", "attributes"), "visitUncomplete": ("visitId",)},
+    "visits": {"visitDelete": ("visitIds",)},
+    "invoice": {"invoiceCreate": ("input",), "invoiceEdit": ("invoiceId", "input")},
+    "quote": {"quoteCreate": ("attributes",), "quoteEdit": ("quoteId", "attributes")},
+    "request": {"requestCreate": ("input",), "requestArchive": ("requestId",)},
+    "task": {"taskEdit": ("taskId", "input")},
+    "expense": {"expenseCreate": ("input",), "expenseEdit": ("expenseId", "input")},
+    "deletedExpense": {"expenseDelete": ("expenseId",)},
+    "user": {"userEdit": ("userId", "input")},
+}
+for _key, _fields in ONE_RECORD.items():
+    for _field, _arguments in _fields.items():
+        mutation(_field, **{_key: None})(_calls(_key, _field, _arguments))
 
 
 @mutation("propertyCreate", client=None, properties=[])
@@ -59,46 +76,16 @@ def _property_create(_: Any, info: Info, clientId: Any, input: dict[str, Any]) -
     return {"client": client, "properties": props}
 
 
-@mutation("propertyEdit", property=None)
-def _property_edit(_: Any, info: Info, propertyId: Any, input: dict[str, Any]) -> dict[str, Any]:
-    return {"property": _s(info).property_edit(propertyId, input)}
-
-
-@mutation("jobCreate", job=None)
-def _job_create(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-    return {"job": _s(info).job_create(input)}
-
-
-@mutation("jobEdit", job=None)
-def _job_edit(_: Any, info: Info, jobId: Any, input: dict[str, Any]) -> dict[str, Any]:
-    return {"job": _s(info).job_edit(jobId, input)}
-
-
 @mutation("jobClose", job=None)
 def _job_close(_: Any, info: Info, jobId: Any, input: dict[str, Any]) -> dict[str, Any]:
     mode = input.get("modifyIncompleteVisitsBy") or "COMPLETE_PAST_DESTROY_FUTURE"
     return {"job": _s(info).job_close(jobId, mode, input.get("completedOn"))}
 
 
-@mutation("jobReopen", job=None)
-def _job_reopen(_: Any, info: Info, jobId: Any) -> dict[str, Any]:
-    return {"job": _s(info).job_reopen(jobId)}
-
-
 @mutation("visitCreate", createdVisits=[], job=None)
 def _visit_create(_: Any, info: Info, jobId: Any, input: dict[str, Any]) -> dict[str, Any]:
     job, visits = _s(info).visit_create(jobId, input.get("visits") or [])
     return {"job": job, "createdVisits": visits}
-
-
-@mutation("visitEdit", visit=None)
-def _visit_edit(_: Any, info: Info, id: Any, attributes: dict[str, Any]) -> dict[str, Any]:
-    return {"visit": _s(info).visit_edit(id, attributes)}
-
-
-@mutation("visitDelete", visits=None)
-def _visit_delete(_: Any, info: Info, visitIds: list[Any]) -> dict[str, Any]:
-    return {"visits": _s(info).visit_delete(visitIds)}
 
 
 @mutation("visitComplete", visit=None)
@@ -111,34 +98,9 @@ def _visit_complete(
     return {"visit": _s(info).visit_complete(visitId, (input or {}).get("completedAt"))}
 
 
-@mutation("visitUncomplete", visit=None)
-def _visit_uncomplete(_: Any, info: Info, visitId: Any) -> dict[str, Any]:
-    return {"visit": _s(info).visit_uncomplete(visitId)}
-
-
 @mutation("visitCreateLineItems", visit=None)
 def _visit_line_items(_: Any, info: Info, visitId: Any, input: dict[str, Any]) -> dict[str, Any]:
     return {"visit": _s(info).visit_create_line_items(visitId, input.get("lineItems") or [])}
-
-
-@mutation("invoiceCreate", invoice=None)
-def _invoice_create(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-    return {"invoice": _s(info).invoice_create(input)}
-
-
-@mutation("invoiceEdit", invoice=None)
-def _invoice_edit(_: Any, info: Info, invoiceId: Any, input: dict[str, Any]) -> dict[str, Any]:
-    return {"invoice": _s(info).invoice_edit(invoiceId, input)}
-
-
-@mutation("quoteCreate", quote=None)
-def _quote_create(_: Any, info: Info, attributes: dict[str, Any]) -> dict[str, Any]:
-    return {"quote": _s(info).quote_create(attributes)}
-
-
-@mutation("quoteEdit", quote=None)
-def _quote_edit(_: Any, info: Info, quoteId: Any, attributes: dict[str, Any]) -> dict[str, Any]:
-    return {"quote": _s(info).quote_edit(quoteId, attributes)}
 
 
 @mutation("quoteCreateNote", quote=None, quoteNote=None)
@@ -153,16 +115,6 @@ def _quote_edit_note(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any
     return {"quote": quote, "quoteNote": note}
 
 
-@mutation("requestCreate", request=None)
-def _request_create(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-    return {"request": _s(info).request_create(input)}
-
-
-@mutation("requestArchive", request=None)
-def _request_archive(_: Any, info: Info, requestId: Any) -> dict[str, Any]:
-    return {"request": _s(info).request_archive(requestId)}
-
-
 @mutation("taskCreate", task=None)
 def _task_create(
     _: Any,
@@ -175,34 +127,9 @@ def _task_create(
     return {"task": _s(info).task_create(input, clientId, propertyId)}
 
 
-@mutation("taskEdit", task=None)
-def _task_edit(_: Any, info: Info, taskId: Any, input: dict[str, Any]) -> dict[str, Any]:
-    return {"task": _s(info).task_edit(taskId, input)}
-
-
 @mutation("taskDelete", deletedTasks=[])
 def _task_delete(_: Any, info: Info, taskIds: list[Any], **__: Any) -> dict[str, Any]:
     return {"deletedTasks": _s(info).task_delete(taskIds)}
-
-
-@mutation("expenseCreate", expense=None)
-def _expense_create(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
-    return {"expense": _s(info).expense_create(input)}
-
-
-@mutation("expenseEdit", expense=None)
-def _expense_edit(_: Any, info: Info, expenseId: Any, input: dict[str, Any]) -> dict[str, Any]:
-    return {"expense": _s(info).expense_edit(expenseId, input)}
-
-
-@mutation("expenseDelete", deletedExpense=None)
-def _expense_delete(_: Any, info: Info, expenseId: Any) -> dict[str, Any]:
-    return {"deletedExpense": _s(info).expense_delete(expenseId)}
-
-
-@mutation("userEdit", user=None)
-def _user_edit(_: Any, info: Info, userId: Any, input: dict[str, Any]) -> dict[str, Any]:
-    return {"user": _s(info).user_edit(userId, input)}
 
 
 @mutation("webhookEndpointCreate", webhookEndpoint=None)
