@@ -37,6 +37,14 @@ class Record:
 
 
 @dataclass(eq=False)
+class Stamped(Record):
+    """A record Jobber stamps when it is created and whenever it changes."""
+
+    created_at: datetime = field(default_factory=now_utc)
+    updated_at: datetime = field(default_factory=now_utc)
+
+
+@dataclass(eq=False)
 class Account(Record):
     TYPENAME: ClassVar[str] = "Account"
     name: str = ""
@@ -46,7 +54,7 @@ class Account(Record):
 
 
 @dataclass(eq=False)
-class User(Record):
+class User(Stamped):
     TYPENAME: ClassVar[str] = "User"
     first: str = ""
     last: str = ""
@@ -55,8 +63,6 @@ class User(Record):
     timezone: str = "America/Chicago"
     is_account_owner: bool = False
     is_account_admin: bool = False
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
     uuid: str = ""
 
     @property
@@ -105,7 +111,7 @@ class Phone(Record):
 
 
 @dataclass(eq=False)
-class Client(Record):
+class Client(Stamped):
     TYPENAME: ClassVar[str] = "Client"
     first_name: str = ""
     last_name: str = ""
@@ -128,8 +134,6 @@ class Client(Record):
     receives_quote_follow_ups: bool = True
     receives_invoice_follow_ups: bool = True
     lead_source: str | None = None
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def name(self) -> str:
@@ -171,7 +175,7 @@ class Client(Record):
 
 
 @dataclass(eq=False)
-class Property(Record):
+class Property(Stamped):
     TYPENAME: ClassVar[str] = "Property"
     client: Client | None = None
     name: str | None = None
@@ -187,8 +191,6 @@ class Property(Record):
     jobs: list[Job] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def street(self) -> str:
@@ -219,7 +221,7 @@ class Property(Record):
 
 
 @dataclass(eq=False)
-class LineItem(Record):
+class LineItem(Stamped):
     TYPENAME: ClassVar[str] = "JobLineItem"
     name: str = ""
     description: str = ""
@@ -227,8 +229,6 @@ class LineItem(Record):
     unit_price: float = 0.0
     taxable: bool = True
     category: str = "SERVICE"
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def total_price(self) -> float:
@@ -264,7 +264,7 @@ class InvoiceLineItem(LineItem):
 
 
 @dataclass(eq=False)
-class Job(Record):
+class Job(Stamped):
     TYPENAME: ClassVar[str] = "Job"
     job_number: int = 0
     title: str | None = None
@@ -284,8 +284,6 @@ class Job(Record):
     completed_at: datetime | None = None
     start_at: datetime | None = None
     end_at: datetime | None = None
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def jobber_web_uri(self) -> str:
@@ -305,7 +303,7 @@ class Job(Record):
 
 
 @dataclass(eq=False)
-class Visit(Record):
+class Visit(Stamped):
     TYPENAME: ClassVar[str] = "Visit"
     job: Job | None = None
     title: str | None = None
@@ -317,8 +315,6 @@ class Visit(Record):
     start_at: datetime | None = None
     end_at: datetime | None = None
     all_day: bool = False
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def is_complete(self) -> bool:
@@ -388,7 +384,7 @@ class Payment(Record):
 
 
 @dataclass(eq=False)
-class Invoice(Record):
+class Invoice(Stamped):
     TYPENAME: ClassVar[str] = "Invoice"
     invoice_number: str = ""
     invoice_status: str = "draft"
@@ -406,8 +402,6 @@ class Invoice(Record):
     due_date: datetime | None = None
     received_date: datetime | None = None
     allow_review_request: bool = True
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def total(self) -> float:
@@ -470,7 +464,7 @@ class QuoteNote(Record):
 
 
 @dataclass(eq=False)
-class Quote(Record):
+class Quote(Stamped):
     TYPENAME: ClassVar[str] = "Quote"
     quote_number: str = ""
     quote_status: str = "draft"
@@ -488,8 +482,6 @@ class Quote(Record):
     changes_requested_at: datetime | None = None
     converted_at: datetime | None = None
     transitioned_at: datetime = field(default_factory=now_utc)
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def total(self) -> float:
@@ -525,7 +517,7 @@ class Quote(Record):
 
 
 @dataclass(eq=False)
-class Request(Record):
+class Request(Stamped):
     TYPENAME: ClassVar[str] = "Request"
     title: str | None = None
     client: Client | None = None
@@ -536,8 +528,6 @@ class Request(Record):
     company_name: str | None = None
     email: str | None = None
     phone: str | None = None
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
     @property
     def is_archivable(self) -> bool:
@@ -549,7 +539,7 @@ class Request(Record):
 
 
 @dataclass(eq=False)
-class Task(Record):
+class Task(Stamped):
     TYPENAME: ClassVar[str] = "Task"
     title: str | None = None
     instructions: str | None = None
@@ -560,12 +550,10 @@ class Task(Record):
     end_at: datetime | None = None
     all_day: bool = False
     is_complete: bool = False
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
 
 @dataclass(eq=False)
-class Expense(Record):
+class Expense(Stamped):
     TYPENAME: ClassVar[str] = "Expense"
     title: str = ""
     description: str | None = None
@@ -575,14 +563,10 @@ class Expense(Record):
     entered_by: User | None = None
     reimbursable_to: User | None = None
     paid_by: User | None = None
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)
 
 
 @dataclass(eq=False)
-class WebhookEndpoint(Record):
+class WebhookEndpoint(Stamped):
     TYPENAME: ClassVar[str] = "WebhookEndpoint"
     topic: str = ""
     url: str = ""
-    created_at: datetime = field(default_factory=now_utc)
-    updated_at: datetime = field(default_factory=now_utc)

@@ -11,16 +11,13 @@ from .values import UserError, now_s
 
 class AccountMixin(StoreCore):
     def user_edit(self, user_id: Any, attrs: dict[str, Any]) -> User:
-        with self.lock:
-            user = self._require(user_id, User, "userId")
+        with self._change(user_id, User, "userId", "USER_UPDATE") as user:
             name = (attrs.get("name") or "").strip()
             if "name" in attrs and not name:
                 raise UserError("Name can't be blank", ["input", "name"])
             if name:
                 first, _, last = name.partition(" ")
                 user.first, user.last = first, last
-            user.updated_at = now_s()
-        self._emit("USER_UPDATE", user)
         return user
 
     def webhook_endpoint_create(self, topic: str, url: str) -> WebhookEndpoint:
@@ -28,6 +25,4 @@ class AccountMixin(StoreCore):
             raise UserError("Url is invalid", ["input", "url"])
         with self.lock:
             now = now_s()
-            return self._add(
-                WebhookEndpoint(pk=self._new_pk(WebhookEndpoint), topic=topic, url=url, created_at=now, updated_at=now)
-            )
+            return self._create(WebhookEndpoint, topic=topic, url=url, created_at=now, updated_at=now)

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from ..models import Client, Email, Phone, Property, Tag
 from .core import StoreCore
-from .values import UserError, client_address, now_s, snake
+from .values import ADDRESS_KEYS, UserError, assign, client_address, now_s, snake
 
 CLIENT_FLAGS = (
     "receivesReviewRequests",
@@ -20,7 +20,7 @@ C = TypeVar("C", Email, Phone)
 
 class ClientsMixin(StoreCore):
     def _add_email(self, client: Client, address: str, primary: bool = True, description: str = "MAIN") -> Email:
-        email = Email(pk=self._new_pk(Email), address=address, primary=primary, description=description or "MAIN")
+        email = self._create(Email, address=address, primary=primary, description=description or "MAIN")
         return self._add_contact(client, client.emails, email)
 
     def _add_phone(
@@ -31,8 +31,8 @@ class ClientsMixin(StoreCore):
         primary: bool = True,
         description: str = "MOBILE",
     ) -> Phone:
-        phone = Phone(
-            pk=self._new_pk(Phone),
+        phone = self._create(
+            Phone,
             number=number,
             sms_allowed=sms_allowed,
             primary=primary,
@@ -46,7 +46,7 @@ class ClientsMixin(StoreCore):
             for other in contacts:
                 other.primary = False
         contact.client = client
-        contacts.append(self._add(contact))
+        contacts.append(contact)
         return contact
 
     def _own_contact(self, client: Client, cls: type[C], contact_id: Any, label: str, path: list[str]) -> C:
@@ -76,20 +76,13 @@ class ClientsMixin(StoreCore):
 
     def _add_property(self, client: Client, address: dict[str, Any], name: str | None = None) -> Property:
         now = now_s()
-        prop = self._add(
-            Property(
-                pk=self._new_pk(Property),
-                client=client,
-                name=name,
-                street1=address.get("street1") or "",
-                street2=address.get("street2") or "",
-                city=address.get("city") or "",
-                province=address.get("province") or "",
-                postal_code=address.get("postalCode") or "",
-                country=address.get("country") or "",
-                created_at=now,
-                updated_at=now,
-            )
+        prop = self._create(
+            Property,
+            client=client,
+            name=name,
+            created_at=now,
+            updated_at=now,
+            **{snake(key): address.get(key) or "" for key in ADDRESS_KEYS},
         )
         client.client_properties.append(prop)
         return prop
@@ -98,7 +91,7 @@ class ClientsMixin(StoreCore):
         for t in self.table("Tag").values():
             if isinstance(t, Tag) and t.label == label:
                 return t
-        return self._add(Tag(pk=self._new_pk(Tag), label=label))
+        return self._create(Tag, label=label)
 
     def client_create(self, attrs: dict[str, Any]) -> Client:
         first = (attrs.get("firstName") or "").strip()
@@ -108,17 +101,15 @@ class ClientsMixin(StoreCore):
             raise UserError("Client must have a first name, last name or company name", ["input"])
         with self.lock:
             now = now_s()
-            client = self._add(
-                Client(
-                    pk=self._new_pk(Client),
-                    first_name=first,
-                    last_name=last,
-                    company_name=company,
-                    is_company=bool(attrs.get("isCompany")) or (company is not None and not (first or last)),
-                    title=attrs.get("title"),
-                    created_at=now,
-                    updated_at=now,
-                )
+            client = self._create(
+                Client,
+                first_name=first,
+                last_name=last,
+                company_name=company,
+                is_company=bool(attrs.get("isCompany")) or (company is not None and not (first or last)),
+                title=attrs.get("title"),
+                created_at=now,
+                updated_at=now,
             )
             self._apply_flags(client, attrs)
             self._add_emails(client, attrs.get("emails") or [], by_position=True)
@@ -135,11 +126,8 @@ class ClientsMixin(StoreCore):
         return client
 
     def client_edit(self, client_id: Any, attrs: dict[str, Any]) -> Client:
-        with self.lock:
-            client = self._require(client_id, Client, "clientId")
-            for key in ("firstName", "lastName", "companyName", "title"):
-                if key in attrs and attrs[key] is not None:
-                    setattr(client, snake(key), attrs[key])
+        with self._change(client_id, Client, "clientId", "CLIENT_UPDATE") as client:
+            assign(client, attrs, ("firstName", "lastName", "companyName", "title"))
             if attrs.get("isCompany") is not None:
                 client.is_company = bool(attrs["isCompany"])
             self._apply_flags(client, attrs)
@@ -175,16 +163,11 @@ class ClientsMixin(StoreCore):
                 client.tags = [t for t in client.tags if t.label != label]
             if attrs.get("billingAddress"):
                 client.billing_address = client_address(attrs["billingAddress"], client.billing_address)
-            client.updated_at = now_s()
-        self._emit("CLIENT_UPDATE", client)
         return client
 
     def client_archive(self, client_id: Any) -> Client:
-        with self.lock:
-            client = self._require(client_id, Client, "clientId")
+        with self._change(client_id, Client, "clientId", "CLIENT_UPDATE") as client:
             client.is_archived = True
-            client.updated_at = now_s()
-        self._emit("CLIENT_UPDATE", client)
         return client
 
     def update_client(
@@ -200,8 +183,7 @@ class ClientsMixin(StoreCore):
         is_archived: bool | None = None,
     ) -> Client:
         """A person edits a client in Jobber (email/phone replace the primary ones)."""
-        with self.lock:
-            client = self._require(client_id, Client, "client_id")
+        with self._change(client_id, Client, "client_id", "CLIENT_UPDATE") as client:
             if first_name is not None:
                 client.first_name = first_name
             if last_name is not None:
@@ -228,8 +210,6 @@ class ClientsMixin(StoreCore):
                 client.receives_review_requests = receives_review_requests
             if is_archived is not None:
                 client.is_archived = is_archived
-            client.updated_at = now_s()
-        self._emit("CLIENT_UPDATE", client)
         return client
 
     def create_client(
@@ -254,25 +234,16 @@ class ClientsMixin(StoreCore):
 
     # -- properties -----------------------------------------------------------------------------
     def property_create(self, client_id: Any, properties: list[dict[str, Any]]) -> tuple[Client, list[Property]]:
-        with self.lock:
-            client = self._require(client_id, Client, "clientId")
+        with self._change(client_id, Client, "clientId") as client:
             if not properties:
                 raise UserError("At least one property is required", ["input", "properties"])
             created = [self._add_property(client, p.get("address") or {}, p.get("name")) for p in properties]
-            client.updated_at = now_s()
         for prop in created:
             self._emit("PROPERTY_CREATE", prop)
         return client, created
 
     def property_edit(self, property_id: Any, attrs: dict[str, Any]) -> Property:
-        with self.lock:
-            prop = self._require(property_id, Property, "propertyId")
-            address = attrs.get("address") or {}
-            for key in ("street1", "street2", "city", "province", "postalCode", "country"):
-                if address.get(key) is not None:
-                    setattr(prop, snake(key), address[key])
-            if attrs.get("name") is not None:
-                prop.name = attrs["name"]
-            prop.updated_at = now_s()
-        self._emit("PROPERTY_UPDATE", prop)
+        with self._change(property_id, Property, "propertyId", "PROPERTY_UPDATE") as prop:
+            assign(prop, attrs.get("address") or {}, ADDRESS_KEYS)
+            assign(prop, attrs, ("name",))
         return prop

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ from ..models import (
     QuoteLineItem,
     Record,
     Request,
+    Stamped,
     Task,
     User,
     Visit,
@@ -43,6 +45,7 @@ from .values import UserError, find_zone, now_s
 from .views import brief
 
 R = TypeVar("R", bound=Record)
+S = TypeVar("S", bound=Stamped)
 P = TypeVar("P", InvoiceLineItem, QuoteLineItem)
 
 
@@ -159,6 +162,10 @@ class StoreCore:
         self._table(rec)[rec.pk] = rec
         return rec
 
+    def _create(self, cls: type[R], **fields: Any) -> R:
+        """A new record of that type under the next key of its table."""
+        return self._add(cls(pk=self._new_pk(cls), **fields))
+
     def _new_pk(self, cls: type[Record]) -> int:
         name = self._gid(cls)
         self._next_pk[name] = self._next_pk.get(name, 0) + 1
@@ -168,19 +175,17 @@ class StoreCore:
         self, cls: type[P], attrs: dict[str, Any], quantity: float, unit_price: Any, now: datetime, **extra: Any
     ) -> P:
         """An invoice's or a quote's line item from its input attributes (``extra``: the kind's own fields)."""
-        return self._add(
-            cls(
-                pk=self._new_pk(cls),
-                name=attrs["name"],
-                description=attrs.get("description") or "",
-                quantity=quantity,
-                unit_price=float(unit_price or 0),
-                taxable=attrs.get("taxable") is not False,
-                category=attrs.get("category") or "SERVICE",
-                created_at=now,
-                updated_at=now,
-                **extra,
-            )
+        return self._create(
+            cls,
+            name=attrs["name"],
+            description=attrs.get("description") or "",
+            quantity=quantity,
+            unit_price=float(unit_price or 0),
+            taxable=attrs.get("taxable") is not False,
+            category=attrs.get("category") or "SERVICE",
+            created_at=now,
+            updated_at=now,
+            **extra,
         )
 
     def get(self, encoded_id: Any, cls: type[R]) -> R | None:
@@ -204,6 +209,17 @@ class StoreCore:
         if rec is None:
             raise UserError(f"{label or cls.TYPENAME} not found", [path])
         return rec
+
+    @contextmanager
+    def _change(self, encoded_id: Any, cls: type[S], path: str, *topics: str, label: str | None = None) -> Iterator[S]:
+        """One record changes: found under the lock (else UserError), edited by the ``with`` body, stamped
+        ``updated_at``; its webhook ``topics`` go out once the lock is released (none if the body raises)."""
+        with self.lock:
+            rec = self._require(encoded_id, cls, path, label)
+            yield rec
+            rec.updated_at = now_s()
+        for topic in topics:
+            self._emit(topic, rec)
 
     def _find_job(self, job_id: Any = None, job_number: Any = None) -> Job:
         if job_id:

@@ -8,7 +8,7 @@ from typing import Any
 from ..models import Client, Invoice, InvoiceLineItem, Job, Payment, Property
 from .core import StoreCore
 from .schedule import job_status_for
-from .values import UserError, now_s, parse_dt, snake
+from .values import UserError, assign, now_s, parse_dt
 
 
 class InvoicesMixin(StoreCore):
@@ -39,22 +39,20 @@ class InvoicesMixin(StoreCore):
             due = parse_dt(due_details.get("dueDate")) or issued + timedelta(
                 days=int(due_details.get("invoiceNet") or 30)
             )
-            invoice = self._add(
-                Invoice(
-                    pk=self._new_pk(Invoice),
-                    invoice_number=attrs.get("invoiceNumber") or str(self._next_invoice_number()),
-                    invoice_status="awaiting_payment" if attrs.get("markSent") else "draft",
-                    subject=attrs.get("subject") or "For Services Rendered",
-                    message=attrs.get("message"),
-                    client=client,
-                    property_=prop or (jobs[0].property_ if jobs else None),
-                    jobs=jobs,
-                    subtotal=round(subtotal, 2),
-                    issued_date=issued,
-                    due_date=due,
-                    created_at=now,
-                    updated_at=now,
-                )
+            invoice = self._create(
+                Invoice,
+                invoice_number=attrs.get("invoiceNumber") or str(self._next_invoice_number()),
+                invoice_status="awaiting_payment" if attrs.get("markSent") else "draft",
+                subject=attrs.get("subject") or "For Services Rendered",
+                message=attrs.get("message"),
+                client=client,
+                property_=prop or (jobs[0].property_ if jobs else None),
+                jobs=jobs,
+                subtotal=round(subtotal, 2),
+                issued_date=issued,
+                due_date=due,
+                created_at=now,
+                updated_at=now,
             )
             for li in lines:
                 qty = float(li["quantity"]) if li.get("quantity") is not None else 1.0
@@ -94,18 +92,13 @@ class InvoicesMixin(StoreCore):
         return invoice
 
     def invoice_edit(self, invoice_id: Any, attrs: dict[str, Any]) -> Invoice:
-        with self.lock:
-            invoice = self._require(invoice_id, Invoice, "invoiceId")
-            for key in ("subject", "message", "invoiceNumber"):
-                if attrs.get(key) is not None:
-                    setattr(invoice, snake(key), attrs[key])
+        with self._change(invoice_id, Invoice, "invoiceId", "INVOICE_UPDATE") as invoice:
+            assign(invoice, attrs, ("subject", "message", "invoiceNumber"))
             if attrs.get("issuedDate"):
                 invoice.issued_date = parse_dt(attrs["issuedDate"])
             due = (attrs.get("dueDetails") or {}).get("dueDate") or attrs.get("dueDate")
             if due:
                 invoice.due_date = parse_dt(due)
-            invoice.updated_at = now_s()
-        self._emit("INVOICE_UPDATE", invoice)
         return invoice
 
     def mark_invoice_paid(
@@ -117,15 +110,13 @@ class InvoicesMixin(StoreCore):
             if invoice.invoice_status == "paid":
                 raise UserError("Invoice is already paid", ["invoice_id"])
             now = now_s()
-            pay = self._add(
-                Payment(
-                    pk=self._new_pk(Payment),
-                    kind=kind,
-                    invoice=invoice,
-                    amount=round(amount if amount is not None else invoice.balance, 2),
-                    entry_date=now,
-                    created_at=now,
-                )
+            pay = self._create(
+                Payment,
+                kind=kind,
+                invoice=invoice,
+                amount=round(amount if amount is not None else invoice.balance, 2),
+                entry_date=now,
+                created_at=now,
             )
             invoice.payment_records.append(pay)
             if invoice.balance <= 0.005:
@@ -140,15 +131,13 @@ class InvoicesMixin(StoreCore):
 
     def mark_invoice_unpaid(self, invoice_id: Any) -> Invoice:
         """Payments are removed (PAYMENT_DESTROY) and the invoice is awaiting payment again."""
-        with self.lock:
-            invoice = self._require(invoice_id, Invoice, "invoice_id", "Invoice")
+        with self._change(invoice_id, Invoice, "invoice_id", label="Invoice") as invoice:
             removed = list(invoice.payment_records)
             for pay in removed:
                 self.table("PaymentRecord").pop(pay.pk, None)
             invoice.payment_records.clear()
             invoice.invoice_status = "awaiting_payment"
             invoice.received_date = None
-            invoice.updated_at = now_s()
         for pay in removed:
             self._emit("PAYMENT_DESTROY", pay.id)
         self._emit("INVOICE_UPDATE", invoice)

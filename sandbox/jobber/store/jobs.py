@@ -12,7 +12,7 @@ from typing import Any
 from ..models import Job, LineItem, Property, Record, User, Visit
 from .removal import Removal
 from .schedule import at_time, job_status_for, local_dt, recompute_schedule
-from .values import UserError, now_s, parse_dt
+from .values import UserError, assign, now_s, parse_dt
 
 
 class JobsMixin(Removal):
@@ -26,35 +26,31 @@ class JobsMixin(Removal):
         instructions: str | None = None,
     ) -> Visit:
         now = now_s()
-        visit = self._add(
-            Visit(
-                pk=self._new_pk(Visit),
-                job=job,
-                title=title or job.title,
-                instructions=instructions,
-                assigned_users=list(users),
-                start_at=start,
-                end_at=end,
-                created_at=now,
-                updated_at=now,
-            )
+        visit = self._create(
+            Visit,
+            job=job,
+            title=title or job.title,
+            instructions=instructions,
+            assigned_users=list(users),
+            start_at=start,
+            end_at=end,
+            created_at=now,
+            updated_at=now,
         )
         job.visits.append(visit)
         recompute_schedule(job)
         return visit
 
     def _new_line_item(self, attrs: dict[str, Any], now: datetime) -> LineItem:
-        return self._add(
-            LineItem(
-                pk=self._new_pk(LineItem),
-                name=attrs.get("name") or "",
-                description=attrs.get("description") or "",
-                quantity=float(attrs.get("quantity") or 0),
-                unit_price=float(attrs.get("unitPrice") or 0),
-                taxable=bool(attrs.get("taxable", True)),
-                created_at=now,
-                updated_at=now,
-            )
+        return self._create(
+            LineItem,
+            name=attrs.get("name") or "",
+            description=attrs.get("description") or "",
+            quantity=float(attrs.get("quantity") or 0),
+            unit_price=float(attrs.get("unitPrice") or 0),
+            taxable=bool(attrs.get("taxable", True)),
+            created_at=now,
+            updated_at=now,
         )
 
     def job_create(self, attrs: dict[str, Any]) -> Job:
@@ -72,23 +68,21 @@ class JobsMixin(Removal):
             for li in attrs.get("lineItems") or []:
                 items.append(self._new_line_item(li, now))
             invoicing = attrs.get("invoicing") or {}
-            job = self._add(
-                Job(
-                    pk=self._new_pk(Job),
-                    job_number=int(number),
-                    title=attrs.get("title"),
-                    job_status="unscheduled",
-                    client=prop.client,
-                    property_=prop,
-                    instructions=attrs.get("instructions"),
-                    line_items=items,
-                    total=round(sum(i.total_price for i in items), 2),
-                    billing_type=invoicing.get("invoicingType") or "FIXED_PRICE",
-                    allow_review_request=attrs.get("allowReviewRequest", True) is not False,
-                    salesperson=self.get(attrs.get("salespersonId"), User),
-                    created_at=now,
-                    updated_at=now,
-                )
+            job = self._create(
+                Job,
+                job_number=int(number),
+                title=attrs.get("title"),
+                job_status="unscheduled",
+                client=prop.client,
+                property_=prop,
+                instructions=attrs.get("instructions"),
+                line_items=items,
+                total=round(sum(i.total_price for i in items), 2),
+                billing_type=invoicing.get("invoicingType") or "FIXED_PRICE",
+                allow_review_request=attrs.get("allowReviewRequest", True) is not False,
+                salesperson=self.get(attrs.get("salespersonId"), User),
+                created_at=now,
+                updated_at=now,
             )
             scheduling = attrs.get("scheduling") or {}
             timeframe = attrs.get("timeframe") or {}
@@ -109,16 +103,13 @@ class JobsMixin(Removal):
         return job
 
     def job_edit(self, job_id: Any, attrs: dict[str, Any]) -> Job:
-        with self.lock:
-            job = self._require(job_id, Job, "jobId")
+        with self._change(job_id, Job, "jobId", "JOB_UPDATE") as job:
             number = attrs.get("jobNumber")
             if number is not None and any(j.job_number == number and j is not job for j in self.jobs):
                 raise UserError("Job number has already been taken", ["input", "jobNumber"])
             if number is not None:
                 job.job_number = int(number)
-            for key in ("title", "instructions"):
-                if attrs.get(key) is not None:
-                    setattr(job, key, attrs[key])
+            assign(job, attrs, ("title", "instructions"))
             if attrs.get("allowReviewRequest") is not None:
                 job.allow_review_request = bool(attrs["allowReviewRequest"])
             if attrs.get("salespersonId"):
@@ -126,8 +117,6 @@ class JobsMixin(Removal):
             if attrs.get("visitTitles"):
                 for v in job.visits:
                     v.title = attrs["visitTitles"]
-            job.updated_at = now_s()
-        self._emit("JOB_UPDATE", job)
         return job
 
     def job_close(
@@ -193,8 +182,7 @@ class JobsMixin(Removal):
 
     # -- visits ---------------------------------------------------------------------------------
     def visit_create(self, job_id: Any, visits: list[dict[str, Any]]) -> tuple[Job, list[Visit]]:
-        with self.lock:
-            job = self._require(job_id, Job, "jobId")
+        with self._change(job_id, Job, "jobId") as job:
             if not visits:
                 raise UserError("At least one visit is required", ["input", "visits"])
             created = []
@@ -209,20 +197,14 @@ class JobsMixin(Removal):
                 created.append(self._new_visit(job, attrs.get("title"), start, end, users, attrs.get("instructions")))
             if job.job_status not in ("archived",):
                 job.job_status = job_status_for(job)
-            job.updated_at = now_s()
         for visit in created:
             self._emit("VISIT_CREATE", visit)
         self._emit("JOB_UPDATE", job)
         return job, created
 
     def visit_edit(self, visit_id: Any, attrs: dict[str, Any]) -> Visit:
-        with self.lock:
-            visit = self._require(visit_id, Visit, "id", "Visit")
-            for key in ("title", "instructions"):
-                if attrs.get(key) is not None:
-                    setattr(visit, key, attrs[key])
-            visit.updated_at = now_s()
-        self._emit("VISIT_UPDATE", visit)
+        with self._change(visit_id, Visit, "id", "VISIT_UPDATE", label="Visit") as visit:
+            assign(visit, attrs, ("title", "instructions"))
         return visit
 
     def visit_delete(self, visit_ids: list[Any]) -> list[Visit]:
@@ -263,16 +245,13 @@ class JobsMixin(Removal):
     complete_visit = visit_complete
 
     def visit_uncomplete(self, visit_id: Any) -> Visit:
-        with self.lock:
-            visit = self._require(visit_id, Visit, "visitId", "Visit")
+        with self._change(visit_id, Visit, "visitId", "VISIT_UPDATE", label="Visit") as visit:
             if visit.completed_at is None:
                 raise UserError("Visit is not complete", ["visitId"])
             visit.completed_at = None
             visit.completed_by = None
-            visit.updated_at = now_s()
             if visit.job is not None and visit.job.job_status == "requires_invoicing":
                 visit.job.job_status = job_status_for(visit.job)
-        self._emit("VISIT_UPDATE", visit)
         return visit
 
     def visit_create_line_items(self, visit_id: Any, line_items: list[dict[str, Any]]) -> Visit:

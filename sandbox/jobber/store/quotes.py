@@ -6,7 +6,7 @@ from typing import Any
 
 from ..models import Client, Property, Quote, QuoteLineItem, QuoteNote
 from .core import StoreCore
-from .values import UserError, now_s, parse_dt, snake
+from .values import UserError, assign, now_s, parse_dt
 
 
 class QuotesMixin(StoreCore):
@@ -30,21 +30,19 @@ class QuotesMixin(StoreCore):
                 number = max((int(q.quote_number) for q in self.quotes if q.quote_number.isdigit()), default=300) + 1
             now = now_s()
             sent = attrs.get("transitionQuoteTo") == "AWAITING_RESPONSE"
-            quote = self._add(
-                Quote(
-                    pk=self._new_pk(Quote),
-                    quote_number=str(number),
-                    quote_status="awaiting_response" if sent else "draft",
-                    title=attrs.get("title"),
-                    message=attrs.get("message"),
-                    client=client,
-                    property_=prop,
-                    subtotal=round(subtotal, 2),
-                    sent_at=now if sent else None,
-                    created_at=now,
-                    updated_at=now,
-                    transitioned_at=now,
-                )
+            quote = self._create(
+                Quote,
+                quote_number=str(number),
+                quote_status="awaiting_response" if sent else "draft",
+                title=attrs.get("title"),
+                message=attrs.get("message"),
+                client=client,
+                property_=prop,
+                subtotal=round(subtotal, 2),
+                sent_at=now if sent else None,
+                created_at=now,
+                updated_at=now,
+                transitioned_at=now,
             )
             for order, li in enumerate(lines):
                 qty = float(li["quantity"]) if li.get("quantity") is not None else 1.0
@@ -67,20 +65,18 @@ class QuotesMixin(StoreCore):
         return quote
 
     def quote_edit(self, quote_id: Any, attrs: dict[str, Any]) -> Quote:
-        topics = ["QUOTE_UPDATE"]
-        with self.lock:
-            quote = self._require(quote_id, Quote, "quoteId")
-            for key in ("title", "message", "quoteNumber"):
-                if attrs.get(key) is not None:
-                    setattr(quote, snake(key), str(attrs[key]) if key == "quoteNumber" else attrs[key])
+        sent = False
+        with self._change(quote_id, Quote, "quoteId", "QUOTE_UPDATE") as quote:
+            assign(quote, attrs, ("title", "message"))
+            if attrs.get("quoteNumber") is not None:
+                quote.quote_number = str(attrs["quoteNumber"])
             if attrs.get("sentAt"):
                 quote.sent_at = parse_dt(attrs["sentAt"])
-                if quote.quote_status == "draft":
+                sent = quote.quote_status == "draft"
+                if sent:
                     quote.quote_status = "awaiting_response"
-                    topics.append("QUOTE_SENT")
-            quote.updated_at = now_s()
-        for topic in topics:
-            self._emit(topic, quote)
+        if sent:
+            self._emit("QUOTE_SENT", quote)
         return quote
 
     def send_quote(self, quote_id: Any) -> Quote:
@@ -117,14 +113,12 @@ class QuotesMixin(StoreCore):
             if not (attrs.get("message") or "").strip():
                 raise UserError("Message can't be blank", ["input", "message"])
             now = now_s()
-            note = self._add(
-                QuoteNote(
-                    pk=self._new_pk(QuoteNote),
-                    quote=quote,
-                    message=attrs["message"],
-                    pinned=bool(attrs.get("pinned")),
-                    created_at=now,
-                )
+            note = self._create(
+                QuoteNote,
+                quote=quote,
+                message=attrs["message"],
+                pinned=bool(attrs.get("pinned")),
+                created_at=now,
             )
             quote.notes.append(note)
             quote.updated_at = now

@@ -6,7 +6,7 @@ Times are stored as aware UTC datetimes at one-second precision, as Jobber serve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,12 +60,22 @@ def snake(name: str) -> str:
     return out
 
 
+def assign(rec: object, attrs: Mapping[str, Any], keys: Iterable[str]) -> None:
+    """Set each of ``keys`` that ``attrs`` gives (not None) on the record's snake_case attribute."""
+    for key in keys:
+        if attrs.get(key) is not None:
+            setattr(rec, snake(key), attrs[key])
+
+
+ADDRESS_KEYS = ("street1", "street2", "city", "province", "postalCode", "country")
+
+
 def client_address(attrs: dict[str, Any], current: dict[str, str] | None = None) -> dict[str, str]:
     out = dict(current or {})
-    for key in ("street1", "street2", "city", "province", "postalCode", "country"):
+    for key in ADDRESS_KEYS:
         if attrs.get(key) is not None:
             out[key] = attrs[key]
-    for key in ("street1", "street2", "city", "province", "postalCode", "country", "latitude", "longitude"):
+    for key in (*ADDRESS_KEYS, "latitude", "longitude"):
         out.setdefault(key, "")
     out["street"] = ", ".join(s for s in (out["street1"], out["street2"]) if s)
     return out

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..models import Client, Expense, Job, Property, Request, Task, User
 from .removal import Removal
-from .values import UserError, now_s, parse_dt, snake
+from .values import UserError, assign, now_s, parse_dt, snake
 
 
 class WorkMixin(Removal):
@@ -17,18 +17,16 @@ class WorkMixin(Removal):
             if attrs.get("propertyId"):
                 prop = self._require(attrs["propertyId"], Property, "propertyId")
             now = now_s()
-            req = self._add(
-                Request(
-                    pk=self._new_pk(Request),
-                    title=attrs.get("title"),
-                    client=client,
-                    property_=prop,
-                    contact_name=client.name,
-                    email=client.email,
-                    phone=client.phone,
-                    created_at=now,
-                    updated_at=now,
-                )
+            req = self._create(
+                Request,
+                title=attrs.get("title"),
+                client=client,
+                property_=prop,
+                contact_name=client.name,
+                email=client.email,
+                phone=client.phone,
+                created_at=now,
+                updated_at=now,
             )
             client.requests.append(req)
             if prop is not None:
@@ -37,11 +35,8 @@ class WorkMixin(Removal):
         return req
 
     def request_archive(self, request_id: Any) -> Request:
-        with self.lock:
-            req = self._require(request_id, Request, "requestId")
+        with self._change(request_id, Request, "requestId", "REQUEST_UPDATE") as req:
             req.request_status = "archived"
-            req.updated_at = now_s()
-        self._emit("REQUEST_UPDATE", req)
         return req
 
     def task_create(self, attrs: dict[str, Any], client_id: Any = None, property_id: Any = None) -> Task:
@@ -51,29 +46,24 @@ class WorkMixin(Removal):
             client = self._require(client_id, Client, "clientId") if client_id else None
             prop = self._require(property_id, Property, "propertyId") if property_id else None
             now = now_s()
-            task = self._add(
-                Task(
-                    pk=self._new_pk(Task),
-                    title=attrs["title"],
-                    instructions=attrs.get("instructions"),
-                    client=client,
-                    property_=prop,
-                    start_at=parse_dt(attrs.get("startAt")),
-                    end_at=parse_dt(attrs.get("endAt")),
-                    all_day=bool(attrs.get("allDay")),
-                    assigned_users=self._users(attrs.get("assignedTo"), ["input", "assignedTo"]),
-                    created_at=now,
-                    updated_at=now,
-                )
+            task = self._create(
+                Task,
+                title=attrs["title"],
+                instructions=attrs.get("instructions"),
+                client=client,
+                property_=prop,
+                start_at=parse_dt(attrs.get("startAt")),
+                end_at=parse_dt(attrs.get("endAt")),
+                all_day=bool(attrs.get("allDay")),
+                assigned_users=self._users(attrs.get("assignedTo"), ["input", "assignedTo"]),
+                created_at=now,
+                updated_at=now,
             )
         return task
 
     def task_edit(self, task_id: Any, attrs: dict[str, Any]) -> Task:
-        with self.lock:
-            task = self._require(task_id, Task, "taskId")
-            for key in ("title", "instructions"):
-                if attrs.get(key) is not None:
-                    setattr(task, key, attrs[key])
+        with self._change(task_id, Task, "taskId") as task:
+            assign(task, attrs, ("title", "instructions"))
             for key in ("startAt", "endAt"):
                 if attrs.get(key) is not None:
                     setattr(task, snake(key), parse_dt(attrs[key]))
@@ -85,7 +75,6 @@ class WorkMixin(Removal):
                 task.client = self._require(attrs["clientId"], Client, "clientId")
             if attrs.get("propertyId"):
                 task.property_ = self._require(attrs["propertyId"], Property, "propertyId")
-            task.updated_at = now_s()
         return task
 
     def task_delete(self, task_ids: list[Any]) -> list[Task]:
@@ -106,19 +95,17 @@ class WorkMixin(Removal):
                 else None
             )
             now = now_s()
-            exp = self._add(
-                Expense(
-                    pk=self._new_pk(Expense),
-                    title=attrs["title"],
-                    description=attrs.get("description"),
-                    date=parse_dt(attrs.get("date")) or now,
-                    total=attrs.get("total"),
-                    linked_job=job,
-                    entered_by=self.owner,
-                    reimbursable_to=reimb,
-                    created_at=now,
-                    updated_at=now,
-                )
+            exp = self._create(
+                Expense,
+                title=attrs["title"],
+                description=attrs.get("description"),
+                date=parse_dt(attrs.get("date")) or now,
+                total=attrs.get("total"),
+                linked_job=job,
+                entered_by=self.owner,
+                reimbursable_to=reimb,
+                created_at=now,
+                updated_at=now,
             )
             if job is not None:
                 job.expenses.append(exp)
@@ -126,11 +113,8 @@ class WorkMixin(Removal):
         return exp
 
     def expense_edit(self, expense_id: Any, attrs: dict[str, Any]) -> Expense:
-        with self.lock:
-            exp = self._require(expense_id, Expense, "expenseId")
-            for key in ("title", "description", "total"):
-                if attrs.get(key) is not None:
-                    setattr(exp, key, attrs[key])
+        with self._change(expense_id, Expense, "expenseId", "EXPENSE_UPDATE") as exp:
+            assign(exp, attrs, ("title", "description", "total"))
             if attrs.get("date"):
                 exp.date = parse_dt(attrs["date"]) or exp.date
             if attrs.get("linkedJobId"):
@@ -141,8 +125,6 @@ class WorkMixin(Removal):
                 job.expenses.append(exp)
             if attrs.get("reimbursableToId"):
                 exp.reimbursable_to = self._require(attrs["reimbursableToId"], User, "reimbursableToId")
-            exp.updated_at = now_s()
-        self._emit("EXPENSE_UPDATE", exp)
         return exp
 
     def expense_delete(self, expense_id: Any) -> Expense:
