@@ -18,6 +18,11 @@ CLIENT_FLAGS = (
 C = TypeVar("C", Email, Phone)
 
 
+def _make_primary(contacts: list[C], contact: C) -> None:
+    for other in contacts:
+        other.primary = other is contact
+
+
 class ClientsMixin(StoreCore):
     def _add_email(self, client: Client, address: str, primary: bool = True, description: str = "MAIN") -> Email:
         email = self._create(Email, address=address, primary=primary, description=description or "MAIN")
@@ -42,11 +47,10 @@ class ClientsMixin(StoreCore):
 
     def _add_contact(self, client: Client, contacts: list[C], contact: C) -> C:
         """A client's new email or phone: a primary one takes over from the others."""
-        if contact.primary:
-            for other in contacts:
-                other.primary = False
         contact.client = client
         contacts.append(contact)
+        if contact.primary:
+            _make_primary(contacts, contact)
         return contact
 
     def _own_contact(self, client: Client, cls: type[C], contact_id: Any, label: str, path: list[str]) -> C:
@@ -54,6 +58,14 @@ class ClientsMixin(StoreCore):
         if contact is None or contact.client is not client:
             raise UserError(f"{label} not found", path)
         return contact
+
+    def _delete_contacts(
+        self, client: Client, contacts: list[C], cls: type[C], ids: list[Any] | None, label: str, key: str
+    ) -> None:
+        for contact_id in ids or []:
+            contact = self._own_contact(client, cls, contact_id, label, ["input", key])
+            contacts.remove(contact)
+            self._table(contact).pop(contact.pk, None)
 
     def _apply_flags(self, client: Client, attrs: dict[str, Any]) -> None:
         for flag in CLIENT_FLAGS:
@@ -136,12 +148,8 @@ class ClientsMixin(StoreCore):
                 email = self._own_contact(client, Email, e.get("id"), "Email", ["input", "emailsToEdit", "id"])
                 email.address = e.get("address") or email.address
                 if e.get("primary"):
-                    for other in client.emails:
-                        other.primary = other is email
-            for eid in attrs.get("emailsToDelete") or []:
-                email = self._own_contact(client, Email, eid, "Email", ["input", "emailsToDelete"])
-                client.emails.remove(email)
-                self.table("Email").pop(email.pk, None)
+                    _make_primary(client.emails, email)
+            self._delete_contacts(client, client.emails, Email, attrs.get("emailsToDelete"), "Email", "emailsToDelete")
             self._add_phones(client, attrs.get("phonesToAdd") or [], by_position=False)
             for p in attrs.get("phonesToEdit") or []:
                 phone = self._own_contact(client, Phone, p.get("id"), "Phone number", ["input", "phonesToEdit", "id"])
@@ -149,12 +157,10 @@ class ClientsMixin(StoreCore):
                 if p.get("smsAllowed") is not None:
                     phone.sms_allowed = bool(p["smsAllowed"])
                 if p.get("primary"):
-                    for other_phone in client.phones:
-                        other_phone.primary = other_phone is phone
-            for pid in attrs.get("phonesToDelete") or []:
-                phone = self._own_contact(client, Phone, pid, "Phone number", ["input", "phonesToDelete"])
-                client.phones.remove(phone)
-                self.table("ClientPhoneNumber").pop(phone.pk, None)
+                    _make_primary(client.phones, phone)
+            self._delete_contacts(
+                client, client.phones, Phone, attrs.get("phonesToDelete"), "Phone number", "phonesToDelete"
+            )
             for label in attrs.get("tagsToAdd") or []:
                 tag = self._tag(label)
                 if tag not in client.tags:

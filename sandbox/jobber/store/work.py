@@ -46,18 +46,20 @@ class WorkMixin(Removal):
             client = self._require(client_id, Client, "clientId") if client_id else None
             prop = self._require(property_id, Property, "propertyId") if property_id else None
             now = now_s()
-            task = self._create(
-                Task,
-                title=attrs["title"],
-                instructions=attrs.get("instructions"),
-                client=client,
-                property_=prop,
-                start_at=parse_dt(attrs.get("startAt")),
-                end_at=parse_dt(attrs.get("endAt")),
-                all_day=bool(attrs.get("allDay")),
-                assigned_users=self._users(attrs.get("assignedTo"), ["input", "assignedTo"]),
-                created_at=now,
-                updated_at=now,
+            task = self._add(
+                Task(
+                    pk=self._new_pk(Task),  # taken first: a create its fields fail still uses one up
+                    title=attrs["title"],
+                    instructions=attrs.get("instructions"),
+                    client=client,
+                    property_=prop,
+                    start_at=parse_dt(attrs.get("startAt")),
+                    end_at=parse_dt(attrs.get("endAt")),
+                    all_day=bool(attrs.get("allDay")),
+                    assigned_users=self._users(attrs.get("assignedTo"), ["input", "assignedTo"]),
+                    created_at=now,
+                    updated_at=now,
+                )
             )
         return task
 
@@ -95,17 +97,19 @@ class WorkMixin(Removal):
                 else None
             )
             now = now_s()
-            exp = self._create(
-                Expense,
-                title=attrs["title"],
-                description=attrs.get("description"),
-                date=parse_dt(attrs.get("date")) or now,
-                total=attrs.get("total"),
-                linked_job=job,
-                entered_by=self.owner,
-                reimbursable_to=reimb,
-                created_at=now,
-                updated_at=now,
+            exp = self._add(
+                Expense(
+                    pk=self._new_pk(Expense),  # taken first: a create its fields fail still uses one up
+                    title=attrs["title"],
+                    description=attrs.get("description"),
+                    date=parse_dt(attrs.get("date")) or now,
+                    total=attrs.get("total"),
+                    linked_job=job,
+                    entered_by=self.owner,
+                    reimbursable_to=reimb,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
             if job is not None:
                 job.expenses.append(exp)
