@@ -6,7 +6,7 @@ from typing import Any
 
 from ..models import User, WebhookEndpoint
 from .core import StoreCore
-from .values import UserError, now_s
+from .values import UserError
 
 
 class AccountMixin(StoreCore):
@@ -24,5 +24,4 @@ class AccountMixin(StoreCore):
         if not url.startswith(("http://", "https://")):
             raise UserError("Url is invalid", ["input", "url"])
         with self.lock:
-            now = now_s()
-            return self._create(WebhookEndpoint, topic=topic, url=url, created_at=now, updated_at=now)
+            return self._create(WebhookEndpoint, topic=topic, url=url)

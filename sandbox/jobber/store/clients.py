@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from ..models import Client, Email, Phone, Property, Tag
 from .core import StoreCore
-from .values import ADDRESS_KEYS, UserError, assign, client_address, now_s, snake
+from .values import ADDRESS_KEYS, UserError, assign, client_address, snake
 
 CLIENT_FLAGS = (
     "receivesReviewRequests",
@@ -87,13 +87,10 @@ class ClientsMixin(StoreCore):
                 self._add_phone(client, p["number"], sms_allowed, primary, p.get("description") or "MOBILE")
 
     def _add_property(self, client: Client, address: dict[str, Any], name: str | None = None) -> Property:
-        now = now_s()
         prop = self._create(
             Property,
             client=client,
             name=name,
-            created_at=now,
-            updated_at=now,
             **{snake(key): address.get(key) or "" for key in ADDRESS_KEYS},
         )
         client.client_properties.append(prop)
@@ -112,7 +109,6 @@ class ClientsMixin(StoreCore):
         if not (first or last or company):
             raise UserError("Client must have a first name, last name or company name", ["input"])
         with self.lock:
-            now = now_s()
             client = self._create(
                 Client,
                 first_name=first,
@@ -120,8 +116,6 @@ class ClientsMixin(StoreCore):
                 company_name=company,
                 is_company=bool(attrs.get("isCompany")) or (company is not None and not (first or last)),
                 title=attrs.get("title"),
-                created_at=now,
-                updated_at=now,
             )
             self._apply_flags(client, attrs)
             self._add_emails(client, attrs.get("emails") or [], by_position=True)
@@ -133,8 +127,7 @@ class ClientsMixin(StoreCore):
                 for pa in attrs.get("properties") or []
             ]
         self._emit("CLIENT_CREATE", client)
-        for prop in props:
-            self._emit("PROPERTY_CREATE", prop)
+        self._emit_each("PROPERTY_CREATE", props)
         return client
 
     def client_edit(self, client_id: Any, attrs: dict[str, Any]) -> Client:
@@ -244,8 +237,7 @@ class ClientsMixin(StoreCore):
             if not properties:
                 raise UserError("At least one property is required", ["input", "properties"])
             created = [self._add_property(client, p.get("address") or {}, p.get("name")) for p in properties]
-        for prop in created:
-            self._emit("PROPERTY_CREATE", prop)
+        self._emit_each("PROPERTY_CREATE", created)
         return client, created
 
     def property_edit(self, property_id: Any, attrs: dict[str, Any]) -> Property:

@@ -162,9 +162,15 @@ class StoreCore:
         self._table(rec)[rec.pk] = rec
         return rec
 
-    def _create(self, cls: type[R], **fields: Any) -> R:
-        """A new record of that type under the next key of its table."""
-        return self._add(cls(pk=self._new_pk(cls), **fields))
+    def _create(self, cls: type[R], now: datetime | None = None, /, **fields: Any) -> R:
+        """A new record of that type under the next key of its table (or the ``pk`` field, a key taken before
+        the other fields were read); one Jobber stamps is created (and last updated) ``now``, by default this
+        second."""
+        if issubclass(cls, Stamped):
+            stamp = now or now_s()
+            fields.update(created_at=stamp, updated_at=stamp)
+        pk = fields.pop("pk", None) or self._new_pk(cls)
+        return self._add(cls(pk=pk, **fields))
 
     def _new_pk(self, cls: type[Record]) -> int:
         name = self._gid(cls)
@@ -177,14 +183,13 @@ class StoreCore:
         """An invoice's or a quote's line item from its input attributes (``extra``: the kind's own fields)."""
         return self._create(
             cls,
+            now,
             name=attrs["name"],
             description=attrs.get("description") or "",
             quantity=quantity,
             unit_price=float(unit_price or 0),
             taxable=attrs.get("taxable") is not False,
             category=attrs.get("category") or "SERVICE",
-            created_at=now,
-            updated_at=now,
             **extra,
         )
 
@@ -340,6 +345,10 @@ class StoreCore:
                     urls.append(ep.url)
         for url in urls:
             self.webhooks.submit(event, url)
+
+    def _emit_each(self, topic: str, items: Iterable[Record]) -> None:
+        for item in items:
+            self._emit(topic, item)
 
     def flush_webhooks(self, timeout: float = 10.0) -> bool:
         """Block until every queued webhook delivery (including retries) has finished."""

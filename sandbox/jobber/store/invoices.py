@@ -41,6 +41,7 @@ class InvoicesMixin(StoreCore):
             )
             invoice = self._create(
                 Invoice,
+                now,
                 invoice_number=attrs.get("invoiceNumber") or str(self._next_invoice_number()),
                 invoice_status="awaiting_payment" if attrs.get("markSent") else "draft",
                 subject=attrs.get("subject") or "For Services Rendered",
@@ -51,8 +52,6 @@ class InvoicesMixin(StoreCore):
                 subtotal=round(subtotal, 2),
                 issued_date=issued,
                 due_date=due,
-                created_at=now,
-                updated_at=now,
             )
             for li in lines:
                 qty = float(li["quantity"]) if li.get("quantity") is not None else 1.0
@@ -138,7 +137,6 @@ class InvoicesMixin(StoreCore):
             invoice.payment_records.clear()
             invoice.invoice_status = "awaiting_payment"
             invoice.received_date = None
-        for pay in removed:
-            self._emit("PAYMENT_DESTROY", pay.id)
+        self._emit_each("PAYMENT_DESTROY", removed)
         self._emit("INVOICE_UPDATE", invoice)
         return invoice

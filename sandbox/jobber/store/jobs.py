@@ -25,7 +25,6 @@ class JobsMixin(Removal):
         users: list[User],
         instructions: str | None = None,
     ) -> Visit:
-        now = now_s()
         visit = self._create(
             Visit,
             job=job,
@@ -34,8 +33,6 @@ class JobsMixin(Removal):
             assigned_users=list(users),
             start_at=start,
             end_at=end,
-            created_at=now,
-            updated_at=now,
         )
         job.visits.append(visit)
         recompute_schedule(job)
@@ -44,13 +41,12 @@ class JobsMixin(Removal):
     def _new_line_item(self, attrs: dict[str, Any], now: datetime) -> LineItem:
         return self._create(
             LineItem,
+            now,
             name=attrs.get("name") or "",
             description=attrs.get("description") or "",
             quantity=float(attrs.get("quantity") or 0),
             unit_price=float(attrs.get("unitPrice") or 0),
             taxable=bool(attrs.get("taxable", True)),
-            created_at=now,
-            updated_at=now,
         )
 
     def job_create(self, attrs: dict[str, Any]) -> Job:
@@ -70,6 +66,7 @@ class JobsMixin(Removal):
             invoicing = attrs.get("invoicing") or {}
             job = self._create(
                 Job,
+                now,
                 job_number=int(number),
                 title=attrs.get("title"),
                 job_status="unscheduled",
@@ -81,8 +78,6 @@ class JobsMixin(Removal):
                 billing_type=invoicing.get("invoicingType") or "FIXED_PRICE",
                 allow_review_request=attrs.get("allowReviewRequest", True) is not False,
                 salesperson=self.get(attrs.get("salespersonId"), User),
-                created_at=now,
-                updated_at=now,
             )
             scheduling = attrs.get("scheduling") or {}
             timeframe = attrs.get("timeframe") or {}
@@ -98,8 +93,7 @@ class JobsMixin(Removal):
             prop.jobs.append(job)
             prop.client.updated_at = now
         self._emit("JOB_CREATE", job)
-        for visit in new_visits:
-            self._emit("VISIT_CREATE", visit)
+        self._emit_each("VISIT_CREATE", new_visits)
         return job
 
     def job_edit(self, job_id: Any, attrs: dict[str, Any]) -> Job:
@@ -197,8 +191,7 @@ class JobsMixin(Removal):
                 created.append(self._new_visit(job, attrs.get("title"), start, end, users, attrs.get("instructions")))
             if job.job_status not in ("archived",):
                 job.job_status = job_status_for(job)
-        for visit in created:
-            self._emit("VISIT_CREATE", visit)
+        self._emit_each("VISIT_CREATE", created)
         self._emit("JOB_UPDATE", job)
         return job, created
 
@@ -215,8 +208,7 @@ class JobsMixin(Removal):
                 self._detach(visit)
                 if job is not None:
                     job.updated_at = now_s()
-        for visit in visits:
-            self._emit("VISIT_DESTROY", visit.id)
+        self._emit_each("VISIT_DESTROY", visits)
         return visits
 
     def visit_complete(self, visit_id: Any, completed_at: Any = None) -> Visit:

@@ -32,6 +32,7 @@ class QuotesMixin(StoreCore):
             sent = attrs.get("transitionQuoteTo") == "AWAITING_RESPONSE"
             quote = self._create(
                 Quote,
+                now,
                 quote_number=str(number),
                 quote_status="awaiting_response" if sent else "draft",
                 title=attrs.get("title"),
@@ -40,8 +41,6 @@ class QuotesMixin(StoreCore):
                 property_=prop,
                 subtotal=round(subtotal, 2),
                 sent_at=now if sent else None,
-                created_at=now,
-                updated_at=now,
                 transitioned_at=now,
             )
             for order, li in enumerate(lines):

@@ -16,7 +16,6 @@ class WorkMixin(Removal):
             prop = None
             if attrs.get("propertyId"):
                 prop = self._require(attrs["propertyId"], Property, "propertyId")
-            now = now_s()
             req = self._create(
                 Request,
                 title=attrs.get("title"),
@@ -25,8 +24,6 @@ class WorkMixin(Removal):
                 contact_name=client.name,
                 email=client.email,
                 phone=client.phone,
-                created_at=now,
-                updated_at=now,
             )
             client.requests.append(req)
             if prop is not None:
@@ -45,21 +42,17 @@ class WorkMixin(Removal):
                 raise UserError("Title can't be blank", ["input", "title"])
             client = self._require(client_id, Client, "clientId") if client_id else None
             prop = self._require(property_id, Property, "propertyId") if property_id else None
-            now = now_s()
-            task = self._add(
-                Task(
-                    pk=self._new_pk(Task),  # taken first: a create its fields fail still uses one up
-                    title=attrs["title"],
-                    instructions=attrs.get("instructions"),
-                    client=client,
-                    property_=prop,
-                    start_at=parse_dt(attrs.get("startAt")),
-                    end_at=parse_dt(attrs.get("endAt")),
-                    all_day=bool(attrs.get("allDay")),
-                    assigned_users=self._users(attrs.get("assignedTo"), ["input", "assignedTo"]),
-                    created_at=now,
-                    updated_at=now,
-                )
+            task = self._create(
+                Task,
+                pk=self._new_pk(Task),  # taken first: a create its fields fail still uses one up
+                title=attrs["title"],
+                instructions=attrs.get("instructions"),
+                client=client,
+                property_=prop,
+                start_at=parse_dt(attrs.get("startAt")),
+                end_at=parse_dt(attrs.get("endAt")),
+                all_day=bool(attrs.get("allDay")),
+                assigned_users=self._users(attrs.get("assignedTo"), ["input", "assignedTo"]),
             )
         return task
 
@@ -97,19 +90,17 @@ class WorkMixin(Removal):
                 else None
             )
             now = now_s()
-            exp = self._add(
-                Expense(
-                    pk=self._new_pk(Expense),  # taken first: a create its fields fail still uses one up
-                    title=attrs["title"],
-                    description=attrs.get("description"),
-                    date=parse_dt(attrs.get("date")) or now,
-                    total=attrs.get("total"),
-                    linked_job=job,
-                    entered_by=self.owner,
-                    reimbursable_to=reimb,
-                    created_at=now,
-                    updated_at=now,
-                )
+            exp = self._create(
+                Expense,
+                now,
+                pk=self._new_pk(Expense),  # taken first: a create its fields fail still uses one up
+                title=attrs["title"],
+                description=attrs.get("description"),
+                date=parse_dt(attrs.get("date")) or now,
+                total=attrs.get("total"),
+                linked_job=job,
+                entered_by=self.owner,
+                reimbursable_to=reimb,
             )
             if job is not None:
                 job.expenses.append(exp)
