@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -481,14 +481,7 @@ def _close_a_job_and_show_what_follows(console: Console, extra: dict[str, str], 
     httpx.post(f"{extra['JOBBER_BASE_URL']}/sandbox/actions/close_job", json={"job_number": 1042}, timeout=30)
     console.print(EVENT_PATH, soft_wrap=True, markup=False)
     logs = home / "logs"
-    deadline = time.monotonic() + 120
-    new: list[dict[str, Any]] = []
-    with console.status("Waiting for the review request to reach the outbox..."):
-        while time.monotonic() < deadline:
-            new = [m for m in outbox.messages() if m.get("id") not in before]
-            if new:
-                break
-            time.sleep(1)
+    new = _wait_for_new(console, "the review request to reach the outbox", outbox.messages, "id", before, wait=120)
     if not new:
         console.print(
             f"No message yet: look at the runs in the Prefect UI and at {logs / 'worker.log'} and "
@@ -508,18 +501,32 @@ def _close_a_job_and_show_what_follows(console: Console, extra: dict[str, str], 
     _show_slack(console, slack, slack_before, wait=30)
 
 
+def _wait_for_new(
+    console: Console,
+    what: str,
+    read: Callable[[], list[dict[str, Any]]],
+    key: str,
+    before: set[Any],
+    *,
+    wait: float,
+) -> list[dict[str, Any]]:
+    """The messages ``read`` returns whose ``key`` was not ``before``, looked for once a second for ``wait`` s."""
+    deadline = time.monotonic() + wait
+    new: list[dict[str, Any]] = []
+    with console.status(f"Waiting for {what}..."):
+        while time.monotonic() < deadline:
+            new = [m for m in read() if m.get(key) not in before]
+            if new:
+                break
+            time.sleep(1)
+    return new
+
+
 def _show_slack(console: Console, slack: Any, before: set[Any], *, wait: float) -> None:
     """The Slack notification the event worker posts to the local stand-in (SLACK_BOT_TOKEN is not set)."""
     from tasks.slack.local import plain_text
 
-    deadline = time.monotonic() + wait
-    posted: list[dict[str, Any]] = []
-    with console.status("Waiting for the Slack notification..."):
-        while time.monotonic() < deadline:
-            posted = [m for m in slack.messages() if m.get("file") not in before]
-            if posted:
-                break
-            time.sleep(1)
+    posted = _wait_for_new(console, "the Slack notification", slack.messages, "file", before, wait=wait)
     if not posted:
         console.print(
             f"\nNo Slack notification yet: it will appear in {slack.root} (one JSON file per message, and "

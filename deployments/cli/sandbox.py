@@ -23,6 +23,7 @@ UrlOption = Annotated[str | None, typer.Option("--url", help="Sandbox URL (defau
 
 @app.command("serve")
 def sandbox_serve(
+    ctx: typer.Context,
     host: str = "127.0.0.1",
     port: int = 8900,
     seed: int = 42,
@@ -42,21 +43,8 @@ def sandbox_serve(
     """Run the Jobber sandbox in the foreground (GraphQL at /api/graphql, OAuth at /api/oauth/*)."""
     from sandbox.jobber import SandboxConfig, serve
 
-    cfg = SandboxConfig(
-        seed=seed,
-        clients=clients,
-        jobs=jobs,
-        invoices=invoices,
-        quotes=quotes,
-        users=users,
-        webhook_url=webhook_url,
-        client_id=client_id,
-        client_secret=client_secret,
-        bucket_max=bucket_max,
-        restore_rate=restore_rate,
-        request_limit=request_limit,
-        webhook_senders=webhook_senders,
-    )
+    # Every option but --host and --port is the sandbox setting of that name.
+    cfg = SandboxConfig(**{name: value for name, value in ctx.params.items() if name not in ("host", "port")})
     console.print(f"Jobber sandbox on http://{host}:{port} (client id {client_id!r}); Ctrl-C stops it.")
     serve(cfg, host=host, port=port)
 

@@ -23,20 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--client-id", default="sandbox-client-id")
     parser.add_argument("--client-secret", default="sandbox-client-secret")
-    args = parser.parse_args(argv)
+    options = vars(parser.parse_args(argv))
+    host, port = options.pop("host"), options.pop("port")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = SandboxConfig(
-        seed=args.seed,
-        clients=args.clients,
-        jobs=args.jobs,
-        invoices=args.invoices,
-        quotes=args.quotes,
-        users=args.users,
-        webhook_url=args.webhook_url,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-    )
-    serve(cfg, args.host, args.port)
+    serve(SandboxConfig(**options), host, port)  # every other option is a setting of that name
     return 0
 
 

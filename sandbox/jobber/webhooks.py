@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import httpx
@@ -75,17 +75,13 @@ class WebhookLogEntry:
     delivered_at: float = field(default_factory=time.time)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "topic": self.topic,
-            "itemId": self.item_id,
-            "occurredAt": self.occurred_at,
-            "url": self.url,
-            "statusCode": self.status_code,
-            "attempts": self.attempts,
-            "ok": self.ok,
-            "duplicate": self.duplicate,
-            "error": self.error,
-        }
+        """The entry as JSON: every field but ``delivered_at``, under its camelCase name."""
+        return {_camel(f.name): getattr(self, f.name) for f in fields(self) if f.name != "delivered_at"}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 @dataclass(order=True)

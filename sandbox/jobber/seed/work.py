@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from ..models import (
     Client,
@@ -31,6 +32,26 @@ from .vocabulary import (
     QUOTE_STATUSES,
     REQUEST_STATUSES,
 )
+
+L = TypeVar("L", bound=LineItem)
+
+
+def _whole_price(
+    data: SeedData, cls: type[L], pk: int, name: str, description: str, price: float, created: datetime, **extra: Any
+) -> L:
+    """The one line item a seeded job, invoice or quote has: its whole price, once."""
+    item = cls(
+        pk=pk,
+        name=name,
+        description=description,
+        quantity=1.0,
+        unit_price=price,
+        created_at=created,
+        updated_at=created,
+        **extra,
+    )
+    data.line_items.append(item)
+    return item
 
 
 def seed_jobs(g: Gen, data: SeedData, active_clients: list[Client]) -> None:
@@ -72,17 +93,9 @@ def seed_jobs(g: Gen, data: SeedData, active_clients: list[Client]) -> None:
             ),
         )
         li_pk += 1
-        item = LineItem(
-            pk=li_pk,
-            name=title,
-            description=f"{title} - labour and materials",
-            quantity=1.0,
-            unit_price=total,
-            created_at=created,
-            updated_at=created,
+        job.line_items.append(
+            _whole_price(data, LineItem, li_pk, title, f"{title} - labour and materials", total, created)
         )
-        job.line_items.append(item)
-        data.line_items.append(item)
         n_visits = (
             0 if status == "unscheduled" else (1 if j == 0 else rng.choices((1, 2, 3), cum_weights=(60, 88, 100))[0])
         )
@@ -182,17 +195,10 @@ def seed_invoices(g: Gen, data: SeedData) -> None:
             created_at=created,
             updated_at=g.after(created),
         )
-        inv_item = InvoiceLineItem(
-            pk=n + 1,
-            name=job.title or "Services",
-            description=f"{job.title} - labour and materials",
-            quantity=1.0,
-            unit_price=subtotal,
-            created_at=created,
-            updated_at=created,
+        description = f"{job.title} - labour and materials"
+        inv.line_items.append(
+            _whole_price(data, InvoiceLineItem, n + 1, job.title or "Services", description, subtotal, created)
         )
-        inv.line_items.append(inv_item)
-        data.line_items.append(inv_item)
         if status == "paid":
             pay_pk += 1
             paid_at = g.after(created)
@@ -251,18 +257,9 @@ def seed_quotes(g: Gen, data: SeedData, active_clients: list[Client]) -> None:
             note = QuoteNote(pk=note_pk, quote=q, message="Client asked about financing options.", created_at=created)
             q.notes.append(note)
             data.quote_notes.append(note)
-        q_item = QuoteLineItem(
-            pk=n + 1,
-            name=title,
-            description=f"{title} - estimate",
-            quantity=1.0,
-            unit_price=q.subtotal,
-            sort_order=0,
-            created_at=created,
-            updated_at=created,
+        q.line_items.append(
+            _whole_price(data, QuoteLineItem, n + 1, title, f"{title} - estimate", q.subtotal, created, sort_order=0)
         )
-        q.line_items.append(q_item)
-        data.line_items.append(q_item)
         client.quotes.append(q)
         prop.quotes.append(q)
         data.quotes.append(q)
