@@ -183,59 +183,48 @@ def by_client(*keys: str) -> dict[str, Callable[[Any], Any]]:
     return {f"CLIENT_{key}": key_of(CLIENT_NAMES[key]) for key in keys}
 
 
-JOB_SORT: dict[str, Callable[[Job], Any]] = {
-    "UPDATED_AT": lambda j: j.updated_at,
-    "CREATED_AT": lambda j: j.created_at,
-    "JOB_NUMBER": lambda j: j.job_number,
-    "TOTAL_COST": lambda j: j.total,
-    "JOB_STATUS": lambda j: j.job_status,
-    **by_client("FIRST_NAME", "PRIMARY_NAME"),
-    "SCHEDULE": lambda j: j.start_at,
-    "VISIT_START_DATE": lambda j: j.start_at,
-}
+# Jobs and visits are scheduled, then done: both filter on the same four dates.
+WORK_DATES = date_checks("createdAt", "startAt", "endAt", "completedAt")
+
 JOBS = ListQuery[Job](
     checks=(
         IDS,
         Check("status", equals(lambda j: j.job_status)),
         Check("jobType", equals(lambda j: j.job_type)),
-        *date_checks("createdAt", "startAt", "endAt", "completedAt"),
+        *WORK_DATES,
         Check("visitsScheduledBetween", lambda j, rng: any(in_range(v.start_at, rng) for v in j.visits)),
         Check("visitsAssignedToUserId", assigned(lambda j: (u for v in j.visits for u in v.assigned_users))),
     ),
     search=lambda j: (j.title, j.job_number, _client_name(j)),
-    sort=JOB_SORT,
+    sort={
+        "UPDATED_AT": lambda j: j.updated_at,
+        "CREATED_AT": lambda j: j.created_at,
+        "JOB_NUMBER": lambda j: j.job_number,
+        "TOTAL_COST": lambda j: j.total,
+        "JOB_STATUS": lambda j: j.job_status,
+        **by_client("FIRST_NAME", "PRIMARY_NAME"),
+        "SCHEDULE": lambda j: j.start_at,
+        "VISIT_START_DATE": lambda j: j.start_at,
+    },
 )
 
 
-VISIT_SORT: dict[str, Callable[[Visit], Any]] = {
-    "CREATED_AT": lambda v: v.created_at,
-    "START_AT": lambda v: v.start_at,
-    **by_client("PRIMARY_NAME"),
-    "STATUS": lambda v: v.visit_status,
-}
 VISITS = ListQuery[Visit](
     checks=(
         IDS,
         Check("status", equals(lambda v: v.visit_status)),
-        *date_checks("createdAt", "startAt", "endAt", "completedAt"),
+        *WORK_DATES,
         Check("assignedTo", assigned(lambda v: v.assigned_users)),
     ),
-    sort=VISIT_SORT,
+    sort={
+        "CREATED_AT": lambda v: v.created_at,
+        "START_AT": lambda v: v.start_at,
+        **by_client("PRIMARY_NAME"),
+        "STATUS": lambda v: v.visit_status,
+    },
 )
 
 
-INVOICE_SORT: dict[str, Callable[[Invoice], Any]] = {
-    "UPDATED_AT": lambda i: i.updated_at,
-    "CREATED_AT": lambda i: i.created_at,
-    "INVOICE_NUMBER": lambda i: int(i.invoice_number) if i.invoice_number.isdigit() else i.invoice_number,
-    "INVOICE_STATUS": lambda i: i.invoice_status,
-    "ISSUED_DATE": lambda i: i.issued_date,
-    "DUE_DATE": lambda i: i.due_date,
-    "RECEIVED_DATE": lambda i: i.received_date,
-    "INVOICE_TOTAL": lambda i: i.total,
-    "INVOICE_BALANCE": lambda i: i.balance,
-    **by_client("PRIMARY_NAME", "FIRST_NAME", "LAST_NAME"),
-}
 INVOICES = ListQuery[Invoice](
     checks=(
         Check("status", equals(lambda i: i.invoice_status)),
@@ -245,21 +234,21 @@ INVOICES = ListQuery[Invoice](
         Check("total", numbers(lambda i: i.total)),
     ),
     search=lambda i: (i.invoice_number, i.subject, _client_name(i)),
-    sort=INVOICE_SORT,
+    sort={
+        "UPDATED_AT": lambda i: i.updated_at,
+        "CREATED_AT": lambda i: i.created_at,
+        "INVOICE_NUMBER": lambda i: int(i.invoice_number) if i.invoice_number.isdigit() else i.invoice_number,
+        "INVOICE_STATUS": lambda i: i.invoice_status,
+        "ISSUED_DATE": lambda i: i.issued_date,
+        "DUE_DATE": lambda i: i.due_date,
+        "RECEIVED_DATE": lambda i: i.received_date,
+        "INVOICE_TOTAL": lambda i: i.total,
+        "INVOICE_BALANCE": lambda i: i.balance,
+        **by_client("PRIMARY_NAME", "FIRST_NAME", "LAST_NAME"),
+    },
 )
 
 
-QUOTE_SORT: dict[str, Callable[[Quote], Any]] = {
-    "CREATED_AT": lambda q: q.created_at,
-    "QUOTE_NUMBER": lambda q: int(q.quote_number) if q.quote_number.isdigit() else q.quote_number,
-    "QUOTE_STATUS": lambda q: q.quote_status,
-    "QUOTE_TOTAL": lambda q: q.total,
-    "LAST_SENT_AT": lambda q: q.sent_at,
-    "APPROVED_AT": lambda q: q.approved_at,
-    "CONVERTED_AT": lambda q: q.converted_at,
-    **by_client("PRIMARY_NAME", "FIRST_NAME", "LAST_NAME"),
-    "PROPERTY_STREET1": lambda q: q.property_.street1 if q.property_ else None,
-}
 QUOTES = ListQuery[Quote](
     checks=(
         Check("status", equals(lambda q: q.quote_status)),
@@ -269,7 +258,17 @@ QUOTES = ListQuery[Quote](
         Check("quoteNumber", numbers(lambda q: int(q.quote_number) if q.quote_number.isdigit() else None)),
     ),
     search=lambda q: (q.quote_number, q.title, _client_name(q)),
-    sort=QUOTE_SORT,
+    sort={
+        "CREATED_AT": lambda q: q.created_at,
+        "QUOTE_NUMBER": lambda q: int(q.quote_number) if q.quote_number.isdigit() else q.quote_number,
+        "QUOTE_STATUS": lambda q: q.quote_status,
+        "QUOTE_TOTAL": lambda q: q.total,
+        "LAST_SENT_AT": lambda q: q.sent_at,
+        "APPROVED_AT": lambda q: q.approved_at,
+        "CONVERTED_AT": lambda q: q.converted_at,
+        **by_client("PRIMARY_NAME", "FIRST_NAME", "LAST_NAME"),
+        "PROPERTY_STREET1": lambda q: q.property_.street1 if q.property_ else None,
+    },
 )
 
 

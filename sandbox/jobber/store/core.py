@@ -163,9 +163,8 @@ class StoreCore:
         return rec
 
     def _create(self, cls: type[R], now: datetime | None = None, /, **fields: Any) -> R:
-        """A new record of that type under the next key of its table (or the ``pk`` field, a key taken before
-        the other fields were read); one Jobber stamps is created (and last updated) ``now``, by default this
-        second."""
+        """A new record of that type under the next key of its table (or under ``pk``, a key taken before the
+        other fields were read). A ``Stamped`` record is created and last updated ``now`` (default: this second)."""
         if issubclass(cls, Stamped):
             stamp = now or now_s()
             fields.update(created_at=stamp, updated_at=stamp)
