@@ -222,8 +222,7 @@ class StoreCore:
             rec = self._require(encoded_id, cls, path, label)
             yield rec
             rec.updated_at = now_s()
-        for topic in topics:
-            self._emit(topic, rec)
+        self._emit_topics(rec, *topics)
 
     def _find_job(self, job_id: Any = None, job_number: Any = None) -> Job:
         if job_id:
@@ -347,6 +346,10 @@ class StoreCore:
 
     def _emit_each(self, topic: str, items: Iterable[Record]) -> None:
         for item in items:
+            self._emit(topic, item)
+
+    def _emit_topics(self, item: Record, *topics: str) -> None:
+        for topic in topics:
             self._emit(topic, item)
 
     def flush_webhooks(self, timeout: float = 10.0) -> bool:

@@ -154,8 +154,7 @@ class JobsMixin(Removal):
             job.updated_at = now
         for topic, item in topics:
             self._emit(topic, item)
-        self._emit("JOB_CLOSED", job)
-        self._emit("JOB_UPDATE", job)
+        self._emit_topics(job, "JOB_CLOSED", "JOB_UPDATE")
         return job
 
     def close_job(self, job_id: Any = None, job_number: Any = None) -> Job:
@@ -228,8 +227,7 @@ class JobsMixin(Removal):
                 job.job_status = "requires_invoicing"
                 job.updated_at = now
                 job_became_invoiceable = True
-        self._emit("VISIT_COMPLETE", visit)
-        self._emit("VISIT_UPDATE", visit)
+        self._emit_topics(visit, "VISIT_COMPLETE", "VISIT_UPDATE")
         if job_became_invoiceable and visit.job is not None:
             self._emit("JOB_UPDATE", visit.job)
         return visit

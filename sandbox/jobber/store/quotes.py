@@ -87,8 +87,7 @@ class QuotesMixin(StoreCore):
                 quote.quote_status = "awaiting_response"
             quote.transitioned_at = now
             quote.updated_at = now
-        self._emit("QUOTE_SENT", quote)
-        self._emit("QUOTE_UPDATE", quote)
+        self._emit_topics(quote, "QUOTE_SENT", "QUOTE_UPDATE")
         return quote
 
     def approve_quote(self, quote_id: Any) -> Quote:
@@ -102,8 +101,7 @@ class QuotesMixin(StoreCore):
             quote.transitioned_at = now
             quote.sent_at = quote.sent_at or now
             quote.updated_at = now
-        self._emit("QUOTE_APPROVED", quote)
-        self._emit("QUOTE_UPDATE", quote)
+        self._emit_topics(quote, "QUOTE_APPROVED", "QUOTE_UPDATE")
         return quote
 
     def quote_create_note(self, quote_id: Any, attrs: dict[str, Any]) -> tuple[Quote, QuoteNote]:
