@@ -11,7 +11,9 @@ from typing import Any
 
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
-from tasks.reviews.rules.triggers import ItemFetch, TriggerMatch, is_closed, match_event
+from tasks.jobber.models import Invoice, Job, User, Visit
+from tasks.reviews.rules.mapping import read_node
+from tasks.reviews.rules.triggers import ItemFetch, TriggerMatch, is_closed, is_complete, match_event
 from tasks.reviews.settings import Trigger
 
 log = logging.getLogger(__name__)
@@ -92,24 +94,26 @@ def still_valid(
 ) -> str | None:
     """None when the request's trigger still holds in Jobber; else why it must be cancelled."""
     if trigger in ("job_closed", "visit_completed") and not job_id.startswith("invoice:"):
-        job = known_jobs.get(job_id) if known_jobs is not None else fetch_job(client, job_id)
-        if job is None:
+        node = known_jobs.get(job_id) if known_jobs is not None else fetch_job(client, job_id)
+        if node is None:
             return "the job was deleted in Jobber before sending"
+        job = read_node(Job, node)
         if trigger == "job_closed" and not is_closed(job):
-            return f"the job was reopened before sending (jobStatus {job.get('jobStatus')})"
+            return f"the job was reopened before sending (jobStatus {job.job_status})"
         if trigger == "visit_completed" and trigger_item_id:
             visit = client.execute(load_document("reviews/visit_state"), {"id": trigger_item_id}).get("visit")
             if not isinstance(visit, Mapping):
                 return "the visit was deleted in Jobber before sending"
-            if not (visit.get("isComplete") or visit.get("completedAt")):
+            if not is_complete(read_node(Visit, visit)):
                 return "the visit was marked incomplete before sending"
         return None
     if trigger in ("invoice_created", "invoice_paid") and trigger_item_id:
-        invoice = client.execute(load_document("reviews/invoice_state"), {"id": trigger_item_id}).get("invoice")
-        if not isinstance(invoice, Mapping):
+        node = client.execute(load_document("reviews/invoice_state"), {"id": trigger_item_id}).get("invoice")
+        if not isinstance(node, Mapping):
             return "the invoice was deleted in Jobber before sending"
-        if trigger == "invoice_paid" and invoice.get("invoiceStatus") != "paid":
-            return f"the invoice is no longer paid (invoiceStatus {invoice.get('invoiceStatus')})"
+        invoice = read_node(Invoice, node)
+        if trigger == "invoice_paid" and not invoice.is_paid:
+            return f"the invoice is no longer paid (invoiceStatus {invoice.invoice_status})"
     return None
 
 
@@ -120,8 +124,8 @@ def business_timezone(client: JobberClient) -> str | None:
     except Exception as exc:  # noqa: BLE001 - a missing scope must not stop a review request
         log.info("Could not read the Jobber user's time zone: %s", type(exc).__name__)
         return None
-    zone = node.get("timezone") if isinstance(node, Mapping) else None
-    return str(zone) if zone else None
+    zone = read_node(User, node).timezone if isinstance(node, Mapping) else None
+    return zone or None
 
 
 def account_key_of(client: JobberClient) -> str:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from tasks.jobber.models import Client, Invoice, Job, UserName
+from tasks.jobber.models import Client, Invoice, Job, JobberModel, UserName
 from tasks.phone import to_e164
 from tasks.reviews.rules.timezones import valid_zone, zone_for_region
 
@@ -90,10 +90,10 @@ class ReviewContext:
         return cls(**values)
 
 
-M = TypeVar("M", Job, Invoice)
+M = TypeVar("M", bound=JobberModel)
 
 
-def _read(model: type[M], node: Mapping[str, Any] | M) -> M:
+def read_node(model: type[M], node: Mapping[str, Any] | M) -> M:
     """A fetched node as its model: a value of the wrong type is set aside (its field left empty), never fatal."""
     return model.read({**node, "id": str(node.get("id"))})[0] if isinstance(node, Mapping) else node
 
@@ -159,7 +159,7 @@ def context_from_job(
     node: Mapping[str, Any] | Job, *, invoice: Invoice | None = None, fallback_client: Client | None = None
 ) -> ReviewContext:
     """Map a job (the ReviewJobFields fragment), and the invoice that triggered it if any."""
-    job = _read(Job, node)
+    job = read_node(Job, node)
     address = job.property.address if job.property else None
     province = _text(address.province) if address else None
     country = _text(address.country) if address else None
@@ -188,7 +188,7 @@ def context_from_job(
 def context_from_invoice(node: Mapping[str, Any] | Invoice) -> ReviewContext:
     """Map an invoice (ReviewInvoiceFields): its first job gives the job fields. An invoice without a job is
     keyed on the invoice ("invoice:<id>") so it still gets at most one request."""
-    invoice = _read(Invoice, node)
+    invoice = read_node(Invoice, node)
     if invoice.jobs:
         return context_from_job(invoice.jobs[0], invoice=invoice, fallback_client=invoice.client)
     values = _client_fields(invoice.client)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tasks.jobber.models import parse_time
-from tasks.reviews.rules.mapping import ReviewContext, context_from_invoice, context_from_job
+from tasks.jobber.models import Invoice, Job, PaymentRecord, Visit, parse_time
+from tasks.reviews.rules.mapping import ReviewContext, context_from_invoice, context_from_job, read_node
 from tasks.reviews.settings import Trigger
 
 TOPICS: dict[str, tuple[str, ...]] = {
@@ -53,51 +53,52 @@ def no_match(reason: str) -> TriggerMatch:
     return TriggerMatch(matched=False, reason=reason)
 
 
-def is_closed(job: Mapping[str, Any]) -> bool:
-    return job.get("jobStatus") == "archived" or bool(job.get("completedAt"))
+def is_closed(job: Job) -> bool:
+    return job.is_closed or job.completed_at is not None
 
 
-def match_job(job: Mapping[str, Any] | None, *, occurred_at: datetime | None) -> TriggerMatch:
-    if job is None:
+def is_complete(visit: Visit) -> bool:
+    return bool(visit.is_complete) or visit.completed_at is not None
+
+
+def match_job(node: Mapping[str, Any] | Job | None, *, occurred_at: datetime | None) -> TriggerMatch:
+    if node is None:
         return no_match("the job no longer exists in Jobber")
+    job = read_node(Job, node)
     if not is_closed(job):
-        return no_match(f"job is not closed (jobStatus {job.get('jobStatus')})")
+        return no_match(f"job is not closed (jobStatus {job.job_status})")
     return TriggerMatch(
-        matched=True,
-        context=context_from_job(job),
-        trigger_item_id=str(job.get("id")),
-        trigger_at=parse_time(job.get("completedAt")) or occurred_at,
+        matched=True, context=context_from_job(job), trigger_item_id=job.id, trigger_at=job.completed_at or occurred_at
     )
 
 
-def match_visit(visit: Mapping[str, Any] | None, *, occurred_at: datetime | None) -> TriggerMatch:
-    if visit is None:
+def match_visit(node: Mapping[str, Any] | Visit | None, *, occurred_at: datetime | None) -> TriggerMatch:
+    if node is None:
         return no_match("the visit no longer exists in Jobber")
-    if not (visit.get("isComplete") or visit.get("completedAt")):
+    visit = read_node(Visit, node)
+    if not is_complete(visit):
         return no_match("visit is not complete")
-    job = visit.get("job")
-    if not isinstance(job, Mapping) or not job.get("id"):
+    if visit.job is None or not visit.job.id:
         return no_match("the visit has no job")
     return TriggerMatch(
         matched=True,
-        context=context_from_job(job),
-        trigger_item_id=str(visit.get("id")),
-        trigger_at=parse_time(visit.get("completedAt")) or occurred_at,
+        context=context_from_job(visit.job),
+        trigger_item_id=visit.id,
+        trigger_at=visit.completed_at or occurred_at,
     )
 
 
-def match_invoice(invoice: Mapping[str, Any] | None, *, trigger: Trigger, occurred_at: datetime | None) -> TriggerMatch:
-    if invoice is None:
+def match_invoice(
+    node: Mapping[str, Any] | Invoice | None, *, trigger: Trigger, occurred_at: datetime | None
+) -> TriggerMatch:
+    if node is None:
         return no_match("the invoice no longer exists in Jobber")
-    status = invoice.get("invoiceStatus")
-    if trigger == "invoice_paid" and status != "paid":
-        return no_match(f"invoice is not paid (invoiceStatus {status})")
-    when = parse_time(invoice.get("updatedAt" if trigger == "invoice_paid" else "createdAt"))
+    invoice = read_node(Invoice, node)
+    if trigger == "invoice_paid" and not invoice.is_paid:
+        return no_match(f"invoice is not paid (invoiceStatus {invoice.invoice_status})")
+    when = invoice.updated_at if trigger == "invoice_paid" else invoice.created_at
     return TriggerMatch(
-        matched=True,
-        context=context_from_invoice(invoice),
-        trigger_item_id=str(invoice.get("id")),
-        trigger_at=occurred_at or when,
+        matched=True, context=context_from_invoice(invoice), trigger_item_id=invoice.id, trigger_at=occurred_at or when
     )
 
 
@@ -124,8 +125,8 @@ def match_event(
     invoice_id = item_id
     if topic == "PAYMENT_CREATE":
         payment = fetch("payment", item_id)
-        invoice = payment.get("invoice") if payment is not None else None
-        if not isinstance(invoice, Mapping) or not invoice.get("id"):
+        invoice = read_node(PaymentRecord, payment).invoice if payment is not None else None
+        if invoice is None or not invoice.id:
             return no_match("the payment is not for an invoice (or no longer exists)")
-        invoice_id = str(invoice["id"])
+        invoice_id = invoice.id
     return match_invoice(fetch("invoice", invoice_id), trigger=trigger, occurred_at=when)

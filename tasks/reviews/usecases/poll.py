@@ -12,7 +12,6 @@ plans each match through the same dedupe as the webhook path, so a job seen by b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,9 +21,10 @@ from sqlalchemy import Engine
 from tasks.errors import JobberRateLimited, JobberTransportError
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
-from tasks.jobber.models import parse_time
+from tasks.jobber.models import Invoice, Job
 from tasks.reviews.decision import Decision
 from tasks.reviews.jobber import account_key_of, business_zone_of
+from tasks.reviews.rules.mapping import read_node
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.triggers import match_invoice, match_job, match_visit
 from tasks.reviews.settings import ReviewSettings
@@ -86,40 +86,31 @@ def _candidates(client: JobberClient, settings: ReviewSettings, since: datetime)
     found: list[tuple[Any, datetime | None]] = []
     if settings.trigger in ("job_closed", "visit_completed"):
         variables: dict[str, Any] = {"filter": {"status": "archived"}} if settings.trigger == "job_closed" else {}
-        for job in client.paginate(load_document("reviews/poll_jobs"), variables, path=["jobs"], page_size=JOB_PAGE):
-            updated = parse_time(job.get("updatedAt"))
-            if updated is not None and updated < since:
+        for node in client.paginate(load_document("reviews/poll_jobs"), variables, path=["jobs"], page_size=JOB_PAGE):
+            job = read_node(Job, node)
+            if job.updated_at is not None and job.updated_at < since:
                 break  # sorted by UPDATED_AT descending: everything after this is older
             if settings.trigger == "job_closed":
-                found.append((match_job(job, occurred_at=None), updated))
+                found.append((match_job(job, occurred_at=None), job.updated_at))
                 continue
-            for visit in _completed_visits(job, since):
-                found.append((match_visit({**visit, "job": job}, occurred_at=None), updated))
-                break  # one visit is enough: the request is per job
+            for visit in job.visits:
+                if visit.completed_at is not None and visit.completed_at >= since:
+                    match = match_visit(visit.model_copy(update={"job": job}), occurred_at=None)
+                    found.append((match, job.updated_at))
+                    break  # one visit is enough: the request is per job
         return found
     invoice_filter: dict[str, Any] = {"updatedAt": {"after": since.isoformat()}}
     if settings.trigger == "invoice_paid":
         invoice_filter["status"] = "paid"
-    for invoice in client.paginate(
+    for node in client.paginate(
         load_document("reviews/poll_invoices"), {"filter": invoice_filter}, path=["invoices"], page_size=INVOICE_PAGE
     ):
-        if settings.trigger == "invoice_created":
-            created = parse_time(invoice.get("createdAt"))
-            if created is not None and created < since:
-                continue
-        match = match_invoice(invoice, trigger=settings.trigger, occurred_at=parse_time(invoice.get("updatedAt")))
-        found.append((match, parse_time(invoice.get("updatedAt"))))
+        invoice = read_node(Invoice, node)
+        if settings.trigger == "invoice_created" and invoice.created_at is not None and invoice.created_at < since:
+            continue
+        match = match_invoice(invoice, trigger=settings.trigger, occurred_at=invoice.updated_at)
+        found.append((match, invoice.updated_at))
     return found
-
-
-def _completed_visits(job: Mapping[str, Any], since: datetime) -> list[Mapping[str, Any]]:
-    visits = (job.get("visits") or {}).get("nodes") or []
-    done = []
-    for visit in visits:
-        completed = parse_time(visit.get("completedAt")) if isinstance(visit, Mapping) else None
-        if completed is not None and completed >= since:
-            done.append(visit)
-    return done
 
 
 def poll_and_plan(
