@@ -154,8 +154,14 @@ class JobberModel(BaseModel):
                 problems.extend(_problem(error) for error in errors)
 
 
-class Account(JobberModel):
+class Record(JobberModel):
+    """A record Jobber identifies: what every model of a Jobber object shares. The field groups several
+    kinds of record have in common are the subclasses below, each declared once."""
+
     id: str
+
+
+class Account(Record):
     name: str | None = None
     created_at: JobberTime | None = None
 
@@ -175,10 +181,9 @@ class UserPhone(JobberModel):
     raw: str | None = None
 
 
-class User(JobberModel):
+class User(Record):
     """A member of the Jobber account's team."""
 
-    id: str
     name: UserName | None = None
     email: UserEmail | None = None
     phone: UserPhone | None = None
@@ -219,17 +224,23 @@ class Phone(JobberModel):
     description: str | None = None
 
 
-class Address(JobberModel):
-    """A postal address (a property's or a client's billing address). ``street`` is Jobber's street1 and
-    street2 on one line."""
+class AddressParts(BaseModel):
+    """The parts of a postal address as Jobber names them: what an address read from Jobber and one sent
+    to it share."""
 
-    street: str | None = None
     street1: str | None = None
     street2: str | None = None
     city: str | None = None
     province: str | None = None
     postal_code: str | None = None
     country: str | None = None
+
+
+class Address(JobberModel, AddressParts):
+    """A postal address (a property's or a client's billing address). ``street`` is Jobber's street1 and
+    street2 on one line."""
+
+    street: str | None = None
 
     @property
     def one_line(self) -> str:
@@ -254,10 +265,22 @@ class Tag(JobberModel):
     label: str | None = None
 
 
-class Client(JobberModel):
+class Timestamped(Record):
+    """A record with the times Jobber created and last updated it."""
+
+    created_at: JobberTime | None = None
+    updated_at: JobberTime | None = None
+
+
+class Tracked(Timestamped):
+    """A record with its own page in Jobber's web app (clients, jobs, invoices, quotes, requests)."""
+
+    jobber_web_uri: str | None = None
+
+
+class Client(Tracked):
     """A Jobber client (customer)."""
 
-    id: str
     name: str | None = None
     title: str | None = None
     first_name: str | None = None
@@ -271,9 +294,6 @@ class Client(JobberModel):
     billing_address: Address | None = None
     tags: Annotated[list[Tag], BeforeValidator(_connection)] = Field(default_factory=list)
     client_properties: Annotated[list[Property], BeforeValidator(_connection)] = Field(default_factory=list)
-    created_at: JobberTime | None = None
-    updated_at: JobberTime | None = None
-    jobber_web_uri: str | None = None
 
     @property
     def tag_labels(self) -> list[str]:
@@ -310,10 +330,9 @@ class Client(JobberModel):
         return self.name or self.company_name or joined or self.id
 
 
-class Property(JobberModel):
+class Property(Record):
     """A property (service address) of a client."""
 
-    id: str
     name: str | None = None
     address: Address | None = None
     client: Client | None = None
@@ -332,63 +351,71 @@ class LineItem(JobberModel):
     taxable: Flag | None = None
 
 
-class JobRef(JobberModel):
+class JobRef(Record):
     """A job as it appears nested inside a visit, invoice or expense."""
 
-    id: str
     job_number: int | None = None
     title: str | None = None
     job_status: str | None = None
 
 
-class Visit(JobberModel):
-    """A visit (one scheduled appointment of a job) with the technicians assigned to it."""
+class Itemized(Record):
+    """A record with line items (a job, an invoice, a quote)."""
 
-    id: str
-    title: str | None = None
-    instructions: str | None = None
-    visit_status: str | None = None
-    is_complete: Flag | None = None
-    completed_at: JobberTime | None = None
-    start_at: JobberTime | None = None
-    end_at: JobberTime | None = None
-    all_day: Flag | None = None
-    created_at: JobberTime | None = None
-    assigned_users: Annotated[list[User], BeforeValidator(_connection)] = Field(default_factory=list)
-    job: Job | None = None
+    line_items: Annotated[list[LineItem], BeforeValidator(_connection)] = Field(default_factory=list)
+
+
+class OnProperty(Record):
+    """A record for a client, at one of their properties (jobs, visits, quotes, tasks, requests)."""
+
     client: Client | None = None
     property: Property | None = None
 
-    # `property` is a field name in this class body, hence builtins.property.
+
+class Scheduled(OnProperty):
+    """Work on the schedule (a job, a visit, a task): what to do, and when."""
+
+    title: str | None = None
+    instructions: str | None = None
+    start_at: JobberTime | None = None
+    end_at: JobberTime | None = None
+
+
+class Appointment(Scheduled):
+    """A slot on the schedule with the team members assigned to it (a visit, a task)."""
+
+    is_complete: Flag | None = None
+    all_day: Flag | None = None
+    assigned_users: Annotated[list[User], BeforeValidator(_connection)] = Field(default_factory=list)
+
+
+class Visit(Appointment):
+    """A visit (one scheduled appointment of a job) with the technicians assigned to it."""
+
+    visit_status: str | None = None
+    completed_at: JobberTime | None = None
+    created_at: JobberTime | None = None
+    job: Job | None = None
+
+    # `property` is a field name of these records (OnProperty), hence builtins.property.
     @builtins.property
     def technician_names(self) -> list[str]:
         """Full names of the assigned team members, in Jobber's order."""
         return [name for name in (user.full_name for user in self.assigned_users) if name]
 
 
-class Job(JobberModel):
+class Job(Itemized, Tracked, Scheduled):
     """A Jobber job. A closed job has ``job_status == "archived"``."""
 
-    id: str
     job_number: int | None = None
-    title: str | None = None
     job_status: str | None = None
     job_type: str | None = None
-    instructions: str | None = None
-    start_at: JobberTime | None = None
-    end_at: JobberTime | None = None
     completed_at: JobberTime | None = None
     total: float | None = None
-    created_at: JobberTime | None = None
-    updated_at: JobberTime | None = None
-    jobber_web_uri: str | None = None
     allow_review_request: Flag | None = None
-    client: Client | None = None
-    property: Property | None = None
     visits: Annotated[list[Visit], BeforeValidator(_connection)] = Field(default_factory=list)
-    line_items: Annotated[list[LineItem], BeforeValidator(_connection)] = Field(default_factory=list)
 
-    @builtins.property  # `property` is a field name in this class body
+    @builtins.property  # `property` is a field name of OnProperty
     def is_closed(self) -> bool:
         return self.job_status == "archived"
 
@@ -414,10 +441,9 @@ class InvoiceAmounts(QuoteAmounts):
     invoice_balance: float | None = None
 
 
-class Invoice(JobberModel):
+class Invoice(Itemized, Tracked):
     """A Jobber invoice. Money is in ``amounts`` (the top-level ``total`` is deprecated)."""
 
-    id: str
     invoice_number: str | None = None
     invoice_status: str | None = None
     subject: str | None = None
@@ -425,94 +451,67 @@ class Invoice(JobberModel):
     issued_date: JobberTime | None = None
     due_date: JobberTime | None = None
     received_date: JobberTime | None = None
-    created_at: JobberTime | None = None
-    updated_at: JobberTime | None = None
-    jobber_web_uri: str | None = None
     allow_review_request: Flag | None = None
     amounts: InvoiceAmounts | None = None
     client: Client | None = None
     jobs: Annotated[list[Job], BeforeValidator(_connection)] = Field(default_factory=list)
     review_jobs: Annotated[list[Job], BeforeValidator(_connection)] = Field(default_factory=list)
     """The event path's alias ``reviewJobs: jobs(first: 2)``: the jobs with what a review request needs."""
-    line_items: Annotated[list[LineItem], BeforeValidator(_connection)] = Field(default_factory=list)
 
     @property
     def is_paid(self) -> bool:
         return self.invoice_status == "paid"
 
 
-class PaymentRecord(JobberModel):
+class PaymentRecord(Record):
     """A payment; ``invoice`` is None for a deposit on a quote."""
 
-    id: str
     amount: float | None = None
     entry_date: JobberTime | None = None
     invoice: Invoice | None = None
 
 
-class Quote(JobberModel):
+class Quote(Itemized, OnProperty, Tracked):
     """A Jobber quote."""
 
-    id: str
     quote_number: str | None = None
     quote_status: str | None = None
     title: str | None = None
     message: str | None = None
     sent_at: JobberTime | None = None
-    created_at: JobberTime | None = None
-    updated_at: JobberTime | None = None
-    jobber_web_uri: str | None = None
     amounts: QuoteAmounts | None = None
-    client: Client | None = None
-    property: Property | None = None
-    line_items: Annotated[list[LineItem], BeforeValidator(_connection)] = Field(default_factory=list)
 
 
-class Note(JobberModel):
+class Note(Record):
     """A note (on a quote, for now)."""
 
-    id: str
     message: str | None = None
     pinned: Flag | None = None
     created_at: JobberTime | None = None
     last_edited_at: JobberTime | None = None
 
 
-class Task(JobberModel):
+class Task(Appointment):
     """A Jobber task (a to-do on the schedule, not a Prefect task)."""
 
-    id: str
-    title: str | None = None
-    instructions: str | None = None
-    is_complete: Flag | None = None
     is_recurring: Flag | None = None
-    all_day: Flag | None = None
-    start_at: JobberTime | None = None
-    end_at: JobberTime | None = None
-    assigned_users: Annotated[list[User], BeforeValidator(_connection)] = Field(default_factory=list)
-    client: Client | None = None
-    property: Property | None = None
 
 
-class Expense(JobberModel):
+class Expense(Timestamped):
     """An expense, possibly linked to a job."""
 
-    id: str
     title: str | None = None
     description: str | None = None
     date: JobberTime | None = None
     total: float | None = None
-    created_at: JobberTime | None = None
-    updated_at: JobberTime | None = None
     linked_job: JobRef | None = None
     entered_by: User | None = None
     reimbursable_to: User | None = None
 
 
-class Request(JobberModel):
+class Request(OnProperty, Tracked):
     """A request (a client's ask for work, before a quote or job)."""
 
-    id: str
     title: str | None = None
     request_status: str | None = None
     company_name: str | None = None
@@ -520,27 +519,15 @@ class Request(JobberModel):
     email: str | None = None
     phone: str | None = None
     source: str | None = None
-    created_at: JobberTime | None = None
-    updated_at: JobberTime | None = None
-    jobber_web_uri: str | None = None
-    client: Client | None = None
-    property: Property | None = None
 
 
 # -- inputs the actions take --------------------------------------------------------------------------
 
 
-class AddressInput(BaseModel):
+class AddressInput(AddressParts):
     """An address to send to Jobber (``AddressAttributes``); empty parts are left out."""
 
     model_config = ConfigDict(frozen=True)
-
-    street1: str | None = None
-    street2: str | None = None
-    city: str | None = None
-    province: str | None = None
-    postal_code: str | None = None
-    country: str | None = None
 
     def to_graphql(self) -> dict[str, str]:
         """The ``AddressAttributes`` input object."""
@@ -567,6 +554,8 @@ class LineItemInput(BaseModel):
 __all__ = [
     "Account",
     "Address",
+    "AddressParts",
+    "Appointment",
     "Flag",
     "JobberTime",
     "AddressInput",
@@ -575,20 +564,26 @@ __all__ = [
     "Expense",
     "Invoice",
     "InvoiceAmounts",
+    "Itemized",
     "Job",
     "JobRef",
     "JobberModel",
     "LineItem",
     "LineItemInput",
     "Note",
+    "OnProperty",
     "PaymentRecord",
     "Phone",
     "Property",
     "Quote",
     "QuoteAmounts",
+    "Record",
     "Request",
+    "Scheduled",
     "Tag",
     "Task",
+    "Timestamped",
+    "Tracked",
     "User",
     "UserEmail",
     "UserName",
