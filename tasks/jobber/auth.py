@@ -116,8 +116,7 @@ class OAuthClient:
         timeout: float = 30.0,
     ) -> None:
         self._token_url = token_url
-        self._client_id = client_id
-        self._client_secret = client_secret
+        self._credentials = {"client_id": client_id, "client_secret": client_secret}  # sent with every grant
         self._http = http or httpx.Client(timeout=timeout)
 
     def exchange_code(self, code: str, redirect_uri: str) -> TokenSet:
@@ -129,7 +128,7 @@ class OAuthClient:
         return self._post({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
     def _post(self, form: dict[str, str]) -> TokenSet:
-        data = {"client_id": self._client_id, "client_secret": self._client_secret, **form}
+        data = {**self._credentials, **form}
         try:
             response = self._http.post(self._token_url, data=data, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
