@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, NoReturn, TypeVar
 
+from pydantic import BaseModel
 from pydantic.alias_generators import to_camel
 
 from tasks.errors import JobberResponseError, NotAvailableInJobberAPI
@@ -23,6 +24,7 @@ from tasks.jobber.documents import load_document
 from tasks.jobber.models import JobberModel
 
 M = TypeVar("M", bound=JobberModel)
+B = TypeVar("B", bound=BaseModel)
 
 NEWEST_FIRST = [{"key": "UPDATED_AT", "direction": "DESCENDING"}]
 """The sort of most searches: most recently updated first."""
@@ -40,6 +42,12 @@ def camel_input(arguments: Mapping[str, Any], names: str, **values: Any) -> dict
     the actions are Jobber's input field names, so the two cannot drift apart."""
     picked = {name: arguments[name] for name in names.split()} | values
     return compact({to_camel(name): value for name, value in picked.items()})
+
+
+def model_input(model: type[B], arguments: Mapping[str, Any]) -> B:
+    """An input model (``LineItemInput``) from an action's own arguments (its ``locals()``): the actions
+    name those parameters as the model's fields, so each field is taken by its name."""
+    return model.model_validate({name: arguments[name] for name in model.model_fields})
 
 
 def iso(value: date | datetime | None) -> str | None:

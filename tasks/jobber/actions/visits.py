@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tasks.jobber.actions._inputs import Resource, compact, iso
+from tasks.jobber.actions._inputs import Resource, compact, iso, model_input
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import LineItemInput, Visit
 
@@ -97,13 +97,6 @@ def add_visit_line_item(
     save_to_products_and_services: bool = False,
 ) -> Visit:
     """Add one line item to a visit (and so to its job)."""
-    item = LineItemInput(
-        name=name,
-        unit_price=unit_price,
-        quantity=quantity,
-        description=description,
-        taxable=taxable,
-        save_to_products_and_services=save_to_products_and_services,
-    )
+    item = model_input(LineItemInput, locals())
     variables = {"visitId": visit_id, "input": {"lineItems": [item.to_graphql()]}}
     return VISITS.mutate(client, "add_line_items", variables, "visitCreateLineItems")
