@@ -55,11 +55,6 @@ def iso(value: date | datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def updated_after_filter(updated_after: datetime | None) -> dict[str, Any] | None:
-    """``{"updatedAt": {"after": ...}}`` for the resources that support incremental reads."""
-    return None if updated_after is None else {"updatedAt": {"after": updated_after.isoformat()}}
-
-
 def require(payload: Mapping[str, Any], key: str, operation: str) -> Any:
     """``payload[key]``, or ``JobberResponseError`` when a successful mutation returned no object."""
     value = payload.get(key)
@@ -95,9 +90,13 @@ class Resource(Generic[M]):
         search_term: str | None = None,
         filter: Mapping[str, Any] | None = None,  # noqa: A002 - Jobber's argument name
         sort: Any = None,
+        updated_after: datetime | None = None,
     ) -> list[M]:
-        """``<folder>/search``, page after page up to ``limit`` records (an empty filter is left out)."""
-        variables = compact({"searchTerm": search_term, "filter": compact(filter or {}) or None, "sort": sort})
+        """``<folder>/search``, page after page up to ``limit`` records. ``updated_after`` adds
+        ``{"updatedAt": {"after": ...}}`` to the filter (the resources that support incremental reads); the
+        filter's None values, and an empty filter, are left out."""
+        where = compact({**(filter or {}), "updatedAt": {"after": iso(updated_after)} if updated_after else None})
+        variables = compact({"searchTerm": search_term, "filter": where or None, "sort": sort})
         nodes = client.paginate(load_document(f"{self.folder}/search"), variables, path=[self.folder], limit=limit)
         return [self.model.model_validate(node) for node in nodes]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tasks.jobber.actions._inputs import Resource, camel_input, updated_after_filter
+from tasks.jobber.actions._inputs import Resource, camel_input
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import AddressInput, Client
 
@@ -29,9 +29,11 @@ def search_clients(
     limit: int = 50,
 ) -> list[Client]:
     """Clients matching ``search_term`` (names, emails, phones, addresses), most recently updated first."""
-    client_filter = {"isArchived": is_archived, "isLead": is_lead, **(updated_after_filter(updated_after) or {})}
+    where = {"isArchived": is_archived, "isLead": is_lead}
     sort = {"key": "UPDATED_AT", "direction": "DESCENDING"}
-    return CLIENTS.search(client, limit=limit, search_term=search_term, filter=client_filter, sort=sort)
+    return CLIENTS.search(
+        client, limit=limit, search_term=search_term, filter=where, sort=sort, updated_after=updated_after
+    )
 
 
 def get_client(client: JobberClient, client_id: str) -> Client | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tasks.jobber.actions._inputs import NEWEST_FIRST, Resource, camel_input, iso, updated_after_filter
+from tasks.jobber.actions._inputs import NEWEST_FIRST, Resource, camel_input, iso
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import Invoice
 
@@ -22,8 +22,10 @@ def search_invoices(
 ) -> list[Invoice]:
     """Invoices matching the arguments, most recently updated first. ``status`` is an
     ``InvoiceStatusTypeEnum`` value (``draft``, ``awaiting_payment``, ``paid``, ``past_due``, ...)."""
-    invoice_filter = {"status": status, "clientId": client_id, **(updated_after_filter(updated_after) or {})}
-    return INVOICES.search(client, limit=limit, search_term=search_term, filter=invoice_filter, sort=NEWEST_FIRST)
+    where = {"status": status, "clientId": client_id}
+    return INVOICES.search(
+        client, limit=limit, search_term=search_term, filter=where, sort=NEWEST_FIRST, updated_after=updated_after
+    )
 
 
 def get_invoice(client: JobberClient, invoice_id: str) -> Invoice | None:

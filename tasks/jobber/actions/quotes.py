@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from tasks.jobber.actions._inputs import Resource, camel_input, compact, not_available, updated_after_filter
+from tasks.jobber.actions._inputs import Resource, camel_input, compact, not_available
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import LineItemInput, Note, Quote
 
@@ -31,9 +31,11 @@ def search_quotes(
 ) -> list[Quote]:
     """Quotes matching the arguments, newest first. ``status`` is a ``QuoteStatusTypeEnum`` value
     (``draft``, ``awaiting_response``, ``approved``, ``converted``, ``archived``, ``changes_requested``)."""
-    quote_filter = {"status": status, "clientId": client_id, **(updated_after_filter(updated_after) or {})}
+    where = {"status": status, "clientId": client_id}
     sort = [{"key": "CREATED_AT", "direction": "DESCENDING"}]
-    return QUOTES.search(client, limit=limit, search_term=search_term, filter=quote_filter, sort=sort)
+    return QUOTES.search(
+        client, limit=limit, search_term=search_term, filter=where, sort=sort, updated_after=updated_after
+    )
 
 
 def get_quote(client: JobberClient, quote_id: str) -> Quote | None:
