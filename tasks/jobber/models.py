@@ -301,8 +301,8 @@ class Client(Tracked):
 
     @property
     def primary_email(self) -> str | None:
-        """The email marked primary, else the first one with an address, else None."""
-        usable = [e for e in self.emails if e.address]
+        """The email marked primary, else the first one with an address (not blank), else None."""
+        usable = [e for e in self.emails if e.address and e.address.strip()]
         return next((e for e in usable if e.primary), usable[0] if usable else Email()).address
 
     @property

@@ -79,3 +79,13 @@ def test_an_invoice_maps_through_its_first_job_and_an_invoice_without_a_job_keys
 )
 def test_zone_from_state_or_province(province: str | None, country: str | None, zone: str | None) -> None:
     assert zone_for_region(province, country) == zone
+
+
+def test_a_blank_primary_email_gives_way_to_the_next_address() -> None:
+    """Jobber can hold an email entry whose address is only spaces: the customer still gets the email
+    at the address that is there, as before the typed reading."""
+    emails = [
+        {"address": "   ", "primary": True},
+        {"address": "jane@example.com", "primary": False},
+    ]
+    assert context_from_job(job_node(client_emails=emails)).email == "jane@example.com"
