@@ -34,7 +34,8 @@ def jobber_task(
 ) -> Task[P, R]:
     """Turn ``action(client, ...)`` into a Prefect task taking the same arguments minus the client.
 
-    ``run_name`` is a ``task_run_name`` template over the action's parameters (``"close job {job_id}"``).
+    ``run_name`` is a ``task_run_name`` template over the action's parameters (``"close job {job_id}"``):
+    its named ones only, since Prefect binds the keyword options (``**changes: Unpack[...]``) as one dict.
     """
 
     def run(*args: P.args, **kwargs: P.kwargs) -> R:

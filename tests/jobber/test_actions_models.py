@@ -145,9 +145,37 @@ def test_registry_names_resources_and_includes_unavailable_actions() -> None:
 def test_there_is_one_prefect_task_per_action() -> None:
     assert set(prefect_tasks.TASKS) == set(ACTIONS)
     for name, task in prefect_tasks.TASKS.items():
-        action_params = list(inspect.signature(ACTIONS[name]).parameters)[1:]
-        assert list(inspect.signature(task.fn).parameters) == action_params, name
+        # the same parameters (names, kinds, defaults, annotations: ``**changes: Unpack[...]`` included)
+        action_params = list(inspect.signature(ACTIONS[name]).parameters.values())[1:]
+        assert list(inspect.signature(task.fn).parameters.values()) == action_params, name
         assert task.fn.__doc__ == ACTIONS[name].__doc__
+
+
+def test_keyword_options_keep_their_defaults_and_refuse_unknown_names() -> None:
+    from tasks.jobber.actions import clients, invoices, jobs
+
+    assert inspect.signature(clients.create_client).parameters["phone_sms_allowed"].default is True
+    assert inspect.signature(jobs.create_job).parameters["invoicing_type"].default == "FIXED_PRICE"
+    assert inspect.signature(invoices.search_invoices).parameters["limit"].default == 50
+    nobody: Any = None  # the refusal comes before anything is sent
+    with pytest.raises(TypeError, match="'subjekt': not a field of InvoiceEditInput"):
+        invoices.update_invoice(nobody, "I1", subjekt="typo")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="'state': not a field of InvoiceFilterAttributes"):
+        invoices.search_invoices(nobody, state="paid")  # type: ignore[call-arg]
+
+
+def test_keyword_options_build_the_input_as_before() -> None:
+    from datetime import datetime
+
+    from tasks.jobber.actions._inputs import fields_input, iso
+    from tasks.jobber.actions.fields import InvoiceEditInput
+
+    issued = datetime(2026, 12, 1, 9, 30)
+    changes: InvoiceEditInput = {"subject": "x", "message": None, "issued_date": issued}
+    assert fields_input(InvoiceEditInput, changes, issued_date=iso(issued)) == {
+        "subject": "x",
+        "issuedDate": "2026-12-01T09:30:00",
+    }
 
 
 def _is_mutation(name: str) -> bool:

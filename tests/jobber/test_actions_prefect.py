@@ -51,3 +51,25 @@ def test_tasks_run_in_a_flow_with_readable_run_names(configured_for_sandbox: Non
     with get_client(sync_client=True) as api:
         names = [api.read_task_run(run_id).name for run_id in run_ids]
     assert names == [f"reopen job {job_id}"]
+
+
+def test_keyword_options_bind_run_and_name_the_run(configured_for_sandbox: None) -> None:
+    """Options declared as ``**changes: Unpack[...]`` (fields.py) pass through the task to the action."""
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    from tasks.jobber import prefect_tasks
+    from tasks.jobber.models import Invoice
+
+    @flow
+    def retitle_an_invoice() -> tuple[str, Invoice, list[Invoice], str]:
+        (invoice,) = prefect_tasks.search_invoices(limit=1)
+        state = prefect_tasks.update_invoice(invoice.id, subject="Retitled in a flow", return_state=True)
+        same_client = prefect_tasks.search_invoices(client_id=invoice.client.id if invoice.client else None)
+        return invoice.id, state.result(), same_client, str(state.state_details.task_run_id)
+
+    invoice_id, updated, same_client, run_id = retitle_an_invoice()
+    assert updated.id == invoice_id and updated.subject == "Retitled in a flow"
+    assert invoice_id in [i.id for i in same_client]
+    with get_client(sync_client=True) as api:
+        assert api.read_task_run(run_id).name == f"update invoice {invoice_id}"

@@ -35,13 +35,15 @@ def compact(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def camel_input(arguments: Mapping[str, Any], names: str, **values: Any) -> dict[str, Any]:
-    """An input object from an action's own arguments: the space-separated ``names`` taken from
-    ``arguments`` (the action's ``locals()``) plus ``values`` (the converted ones), keys camel-cased as
-    Jobber spells them (``linked_job_id`` -> ``linkedJobId``), ``None`` left out. The parameter names of
-    the actions are Jobber's input field names, so the two cannot drift apart."""
-    picked = {name: arguments[name] for name in names.split()} | values
-    return compact({to_camel(name): value for name, value in picked.items()})
+def fields_input(declared: Any, given: Mapping[str, Any], **values: Any) -> dict[str, Any]:
+    """An input object from an action's keyword options ``given`` (typed by ``declared``, a ``TypedDict`` of
+    ``fields.py`` named after Jobber's input type) plus ``values`` (the converted ones, which replace a given
+    value of the same name), keys camel-cased, ``None`` left out. A key ``declared`` does not name raises
+    ``TypeError``, as an unknown keyword argument does (mypy already refuses it in checked code)."""
+    unknown = sorted(set(given) - declared.__required_keys__ - declared.__optional_keys__)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}: not a field of {declared.__name__}")
+    return compact({to_camel(name): value for name, value in {**given, **values}.items()})
 
 
 def model_input(model: type[B], arguments: Mapping[str, Any]) -> B:

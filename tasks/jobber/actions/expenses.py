@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Unpack
 
-from tasks.jobber.actions._inputs import Resource, camel_input, iso
+from tasks.jobber.actions._inputs import Resource, fields_input, iso
+from tasks.jobber.actions.fields import ExpenseCreateInput, ExpenseEditInput
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import Expense
 
 EXPENSES = Resource("expenses", "expense", Expense)
-EXPENSE_FIELDS = "title total description linked_job_id reimbursable_to_id"
 
 
 def get_expense(client: JobberClient, expense_id: str) -> Expense | None:
@@ -18,34 +19,16 @@ def get_expense(client: JobberClient, expense_id: str) -> Expense | None:
 
 
 def create_expense(
-    client: JobberClient,
-    *,
-    title: str,
-    date: datetime,
-    total: float | None = None,
-    description: str | None = None,
-    linked_job_id: str | None = None,
-    reimbursable_to_id: str | None = None,
-    receipt_url: str | None = None,
+    client: JobberClient, *, title: str, date: datetime, **details: Unpack[ExpenseCreateInput]
 ) -> Expense:
     """Record an expense, optionally on a job and reimbursable to a team member."""
-    expense_input = camel_input(locals(), f"{EXPENSE_FIELDS} receipt_url", date=iso(date))
+    expense_input = fields_input(ExpenseCreateInput, details, title=title, date=iso(date))
     return EXPENSES.mutate(client, "create", {"input": expense_input}, "expenseCreate")
 
 
-def update_expense(
-    client: JobberClient,
-    expense_id: str,
-    *,
-    title: str | None = None,
-    date: datetime | None = None,
-    total: float | None = None,
-    description: str | None = None,
-    linked_job_id: str | None = None,
-    reimbursable_to_id: str | None = None,
-) -> Expense:
+def update_expense(client: JobberClient, expense_id: str, **changes: Unpack[ExpenseEditInput]) -> Expense:
     """Change an expense; arguments left None are kept."""
-    expense_input = camel_input(locals(), EXPENSE_FIELDS, date=iso(date))
+    expense_input = fields_input(ExpenseEditInput, changes, date=iso(changes.get("date")))
     return EXPENSES.mutate(client, "update", {"expenseId": expense_id, "input": expense_input}, "expenseEdit")
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Unpack
 
-from tasks.jobber.actions._inputs import NEWEST_FIRST, Resource, camel_input, compact, iso
+from tasks.jobber.actions._inputs import NEWEST_FIRST, Resource, compact, fields_input, iso
+from tasks.jobber.actions.fields import JobCreateAttributes, JobEditInput
 from tasks.jobber.client import JobberClient
-from tasks.jobber.models import Job, LineItemInput
+from tasks.jobber.models import Job
 
 JOBS = Resource("jobs", "job", Job)
 
@@ -39,40 +41,30 @@ def create_job(
     client: JobberClient,
     *,
     property_id: str,
-    title: str | None = None,
-    instructions: str | None = None,
     start_on: date | None = None,
     invoicing_type: str = "FIXED_PRICE",
     invoicing_schedule: str = "ON_COMPLETION",
-    line_items: Sequence[LineItemInput] = (),
-    job_number: int | None = None,
+    **details: Unpack[JobCreateAttributes],
 ) -> Job:
     """Create a one-off job on a property (its client is the property's).
 
     ``invoicing_type`` is a ``BillingStrategy`` (``FIXED_PRICE``/``VISIT_BASED``), ``invoicing_schedule`` a
     ``BillingFrequencyEnum`` (``ON_COMPLETION``, ``PER_VISIT``, ``PERIODIC``, ``NEVER``).
     """
-    job_input = camel_input(
-        locals(),
-        "property_id title instructions job_number",
+    job_input = fields_input(
+        JobCreateAttributes,
+        details,
+        property_id=property_id,
         timeframe={"startAt": iso(start_on)} if start_on else None,
         invoicing={"invoicingType": invoicing_type, "invoicingSchedule": invoicing_schedule},
-        line_items=[item.to_graphql() for item in line_items] or None,
+        line_items=[item.to_graphql() for item in details.get("line_items", ())] or None,
     )
     return JOBS.mutate(client, "create", {"input": job_input}, "jobCreate")
 
 
-def update_job(
-    client: JobberClient,
-    job_id: str,
-    *,
-    title: str | None = None,
-    instructions: str | None = None,
-    job_number: int | None = None,
-    allow_review_request: bool | None = None,
-) -> Job:
+def update_job(client: JobberClient, job_id: str, **changes: Unpack[JobEditInput]) -> Job:
     """Change a job's title, instructions, number or review-request flag; arguments left None are kept."""
-    job_input = camel_input(locals(), "title instructions job_number allow_review_request")
+    job_input = fields_input(JobEditInput, changes)
     return JOBS.mutate(client, "update", {"jobId": job_id, "input": job_input}, "jobEdit")
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Unpack
 
-from tasks.jobber.actions._inputs import Resource, camel_input, compact, not_available
+from tasks.jobber.actions._inputs import Resource, compact, fields_input, not_available
+from tasks.jobber.actions.fields import QuoteCreateAttributes, QuoteEditAttributes, QuoteFilterAttributes
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import LineItemInput, Note, Quote
 
@@ -24,17 +26,16 @@ def search_quotes(
     client: JobberClient,
     *,
     search_term: str | None = None,
-    status: str | None = None,
-    client_id: str | None = None,
     updated_after: datetime | None = None,
     limit: int = 50,
+    **where: Unpack[QuoteFilterAttributes],
 ) -> list[Quote]:
     """Quotes matching the arguments, newest first. ``status`` is a ``QuoteStatusTypeEnum`` value
     (``draft``, ``awaiting_response``, ``approved``, ``converted``, ``archived``, ``changes_requested``)."""
-    where = {"status": status, "clientId": client_id}
+    quote_filter = fields_input(QuoteFilterAttributes, where)
     sort = [{"key": "CREATED_AT", "direction": "DESCENDING"}]
     return QUOTES.search(
-        client, limit=limit, search_term=search_term, filter=where, sort=sort, updated_after=updated_after
+        client, limit=limit, search_term=search_term, filter=quote_filter, sort=sort, updated_after=updated_after
     )
 
 
@@ -49,34 +50,25 @@ def create_quote(
     client_id: str,
     property_id: str,
     line_items: Sequence[LineItemInput],
-    title: str | None = None,
-    message: str | None = None,
-    quote_number: int | None = None,
-    request_id: str | None = None,
     mark_awaiting_response: bool = False,
+    **details: Unpack[QuoteCreateAttributes],
 ) -> Quote:
     """Create a draft quote for a client's property (``mark_awaiting_response`` moves it straight to
     ``awaiting_response``, as if sent)."""
-    attributes = camel_input(
-        locals(),
-        "client_id property_id title message quote_number request_id",
+    attributes = fields_input(
+        QuoteCreateAttributes,
+        details,
+        client_id=client_id,
+        property_id=property_id,
         line_items=[item.to_graphql() for item in line_items],
         transition_quote_to="AWAITING_RESPONSE" if mark_awaiting_response else None,
     )
     return QUOTES.mutate(client, "create", {"attributes": attributes}, "quoteCreate")
 
 
-def update_quote(
-    client: JobberClient,
-    quote_id: str,
-    *,
-    title: str | None = None,
-    message: str | None = None,
-    quote_number: str | None = None,
-    contract_disclaimer: str | None = None,
-) -> Quote:
+def update_quote(client: JobberClient, quote_id: str, **changes: Unpack[QuoteEditAttributes]) -> Quote:
     """Change a quote's title, message, number or disclaimer (not its status: see ``close_quote``)."""
-    attributes = camel_input(locals(), "title message quote_number contract_disclaimer")
+    attributes = fields_input(QuoteEditAttributes, changes)
     return QUOTES.mutate(client, "update", {"quoteId": quote_id, "attributes": attributes}, "quoteEdit")
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tasks.jobber.actions._inputs import Resource, camel_input
+from typing import Unpack
+
+from tasks.jobber.actions._inputs import Resource, fields_input
+from tasks.jobber.actions.fields import RequestCreateInput
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import Request
 
@@ -14,16 +17,9 @@ def get_request(client: JobberClient, request_id: str) -> Request | None:
     return REQUESTS.get(client, request_id)
 
 
-def create_request(
-    client: JobberClient,
-    *,
-    client_id: str,
-    title: str | None = None,
-    property_id: str | None = None,
-    salesperson_id: str | None = None,
-) -> Request:
+def create_request(client: JobberClient, *, client_id: str, **details: Unpack[RequestCreateInput]) -> Request:
     """Create a request for a client (optionally at one of their properties)."""
-    request_input = camel_input(locals(), "client_id title property_id salesperson_id")
+    request_input = fields_input(RequestCreateInput, details, client_id=client_id)
     return REQUESTS.mutate(client, "create", {"input": request_input}, "requestCreate")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 from zoneinfo import ZoneInfo
 
-from tasks.jobber.actions._inputs import Resource, compact, iso, model_input
+from tasks.jobber.actions._inputs import Resource, compact, fields_input, iso, model_input
+from tasks.jobber.actions.fields import VisitCreateAttributes, VisitEditAttributes
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import LineItemInput, Visit
 
@@ -37,13 +38,12 @@ def create_visit(
     client: JobberClient,
     job_id: str,
     *,
-    title: str | None = None,
-    instructions: str | None = None,
     start_at: datetime | None = None,
     end_at: datetime | None = None,
     timezone: str | None = None,
     assigned_user_ids: Sequence[str] = (),
     notify_team: bool = False,
+    **details: Unpack[VisitCreateAttributes],
 ) -> Visit:
     """Add a visit to a job. Times are sent as wall-clock times in ``timezone`` (default: the zone of
     ``start_at``); a naive datetime is read as already local to ``timezone``."""
@@ -55,16 +55,14 @@ def create_visit(
             "notifyTeam": notify_team if (start_at or assigned_user_ids) else None,
         }
     )
-    visit = compact({"title": title, "instructions": instructions, "schedule": schedule or None})
+    visit = fields_input(VisitCreateAttributes, details, schedule=schedule or None)
     variables = {"jobId": job_id, "input": {"visits": [visit]}}
     return VISITS.create_one(client, "create", variables, "visitCreate", key="createdVisits", owner=f"on job {job_id}")
 
 
-def update_visit(
-    client: JobberClient, visit_id: str, *, title: str | None = None, instructions: str | None = None
-) -> Visit:
+def update_visit(client: JobberClient, visit_id: str, **changes: Unpack[VisitEditAttributes]) -> Visit:
     """Change a visit's title and/or instructions (Jobber's visitEdit takes nothing else)."""
-    attributes = compact({"title": title, "instructions": instructions})
+    attributes = fields_input(VisitEditAttributes, changes)
     return VISITS.mutate(client, "update", {"id": visit_id, "attributes": attributes}, "visitEdit")
 
 

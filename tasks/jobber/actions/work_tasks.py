@@ -6,20 +6,20 @@ Named ``work_tasks`` so it is never confused with Prefect tasks or the ``tasks``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from typing import Any, Unpack
 
-from tasks.jobber.actions._inputs import Resource, camel_input, iso, not_available
+from tasks.jobber.actions._inputs import Resource, compact, fields_input, iso, not_available
+from tasks.jobber.actions.fields import TaskCreateInput, TaskEditInput
 from tasks.jobber.client import JobberClient
 from tasks.jobber.models import Task
 
 TASKS = Resource("tasks", "task", Task)
 
 
-def _task_input(arguments: dict[str, Any], assigned_to: list[str] | None) -> dict[str, Any]:
-    """``TaskCreateInput``/``TaskEditInput`` from a task action's arguments (its ``locals()``)."""
-    times = {"start_at": iso(arguments["start_at"]), "end_at": iso(arguments["end_at"])}
-    return camel_input(arguments, "title instructions all_day", assigned_to=assigned_to, **times)
+def _task_input(declared: type[TaskCreateInput], given: TaskCreateInput, **values: Any) -> dict[str, Any]:
+    """``TaskCreateInput``/``TaskEditInput`` from a task action's options, its times as ISO 8601."""
+    times = {"start_at": iso(given.get("start_at")), "end_at": iso(given.get("end_at"))}
+    return fields_input(declared, given, **times, **values)
 
 
 ARCHIVE_TASK_INSTEAD = (
@@ -37,35 +37,29 @@ def create_task(
     client: JobberClient,
     *,
     title: str,
-    instructions: str | None = None,
-    start_at: datetime | None = None,
-    end_at: datetime | None = None,
-    all_day: bool | None = None,
     assigned_user_ids: Sequence[str] = (),
     client_id: str | None = None,
     property_id: str | None = None,
     quote_id: str | None = None,
     request_id: str | None = None,
+    **details: Unpack[TaskCreateInput],
 ) -> Task:
     """Create a task, optionally scheduled, assigned, and attached to a client, property, quote or request."""
-    task_input = _task_input(locals(), list(assigned_user_ids) or None)
-    variables = camel_input(locals(), "client_id property_id quote_id request_id", input=task_input)
-    return TASKS.mutate(client, "create", variables, "taskCreate")
+    task_input = _task_input(TaskCreateInput, details, title=title, assigned_to=list(assigned_user_ids) or None)
+    attached_to = {"clientId": client_id, "propertyId": property_id, "quoteId": quote_id, "requestId": request_id}
+    return TASKS.mutate(client, "create", compact({**attached_to, "input": task_input}), "taskCreate")
 
 
 def update_task(
     client: JobberClient,
     task_id: str,
     *,
-    title: str | None = None,
-    instructions: str | None = None,
-    start_at: datetime | None = None,
-    end_at: datetime | None = None,
-    all_day: bool | None = None,
     assigned_user_ids: Sequence[str] | None = None,
+    **changes: Unpack[TaskEditInput],
 ) -> Task:
     """Change a task; arguments left None are kept (``assigned_user_ids=[]`` unassigns everyone)."""
-    task_input = _task_input(locals(), list(assigned_user_ids) if assigned_user_ids is not None else None)
+    assigned_to = list(assigned_user_ids) if assigned_user_ids is not None else None
+    task_input = _task_input(TaskEditInput, changes, assigned_to=assigned_to)
     return TASKS.mutate(client, "update", {"taskId": task_id, "input": task_input}, "taskEdit")
 
 
