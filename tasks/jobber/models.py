@@ -13,8 +13,8 @@ Field names are snake_case; the camelCase names Jobber uses are accepted as alia
 They are the ONE reading of Jobber's answers: the action library returns them, and the pipelines (the
 sync's mapping, the Slack notifications, the event path and the review requests) read the nodes the
 documents under ``events/``, ``sync/``, ``slack/`` and ``reviews/`` fetch through them, with the shared
-helpers (primary phone and email, the address on one line, :func:`parse_time` for Jobber's ISO 8601
-times with ``Z`` or an offset). A pipeline that must not lose a record over one bad value reads with
+helpers (primary phone and email, the address on one line; Jobber's ISO 8601 times are
+``tasks/jobber/times.py``'s). A pipeline that must not lose a record over one bad value reads with
 :meth:`JobberModel.read`: a value of the wrong type is set aside (its field takes its default) and
 described, instead of failing the whole node. The contract tests (``tests/contract``) check every field
 here against the bundled schema and parse every document's selection into its model.
@@ -28,13 +28,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, MutableMapping
 from copy import deepcopy
-from datetime import UTC, date, datetime
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
+from tasks.jobber.times import JobberTime, parse_time
 from tasks.phone import to_e164
 
 
@@ -56,31 +56,6 @@ def _connection(value: Any) -> Any:
     """Validator of list fields: a connection or list becomes a list; anything else is left to be reported."""
     return connection_nodes(value) if value is None or isinstance(value, Mapping | list) else value
 
-
-def parse_time(value: Any) -> datetime | None:
-    """A Jobber time (``ISO8601DateTime``/``ISO8601Date``: ``Z``, an offset, or none) as an aware datetime,
-    UTC when it names no zone; None when empty or unreadable. Datetimes pass through (made aware); a date
-    is its midnight, UTC."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if value is None or isinstance(value, bool | Mapping | list):
-        return None
-    text = str(value).strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-JobberTime = Annotated[datetime, AfterValidator(_aware)]
-"""A time from Jobber: ISO 8601, aware (UTC when Jobber names no zone)."""
 
 Flag = Annotated[bool, Strict()]
 """A Boolean from Jobber: only true/false (``"no"`` is a wrong value, not False)."""
@@ -152,6 +127,12 @@ class JobberModel(BaseModel):
                 if not any(set_aside):
                     raise
                 problems.extend(_problem(error) for error in errors)
+
+    @classmethod
+    def of(cls, node: Mapping[str, Any] | Self) -> Self:
+        """``node`` as this model, a model passing through: :meth:`read` with what does not fit set aside and
+        a missing id read as ``""``, so one bad value never stops a notification or a review request."""
+        return cls.read({**node, "id": str(node.get("id") or "")})[0] if isinstance(node, Mapping) else node
 
 
 class Record(JobberModel):

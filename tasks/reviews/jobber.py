@@ -12,7 +12,6 @@ from typing import Any
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
 from tasks.jobber.models import Invoice, Job, User, Visit
-from tasks.reviews.rules.mapping import read_node
 from tasks.reviews.rules.triggers import ItemFetch, TriggerMatch, is_closed, is_complete, match_event
 from tasks.reviews.settings import Trigger
 
@@ -97,21 +96,21 @@ def still_valid(
         node = known_jobs.get(job_id) if known_jobs is not None else fetch_job(client, job_id)
         if node is None:
             return "the job was deleted in Jobber before sending"
-        job = read_node(Job, node)
+        job = Job.of(node)
         if trigger == "job_closed" and not is_closed(job):
             return f"the job was reopened before sending (jobStatus {job.job_status})"
         if trigger == "visit_completed" and trigger_item_id:
             visit = client.execute(load_document("reviews/visit_state"), {"id": trigger_item_id}).get("visit")
             if not isinstance(visit, Mapping):
                 return "the visit was deleted in Jobber before sending"
-            if not is_complete(read_node(Visit, visit)):
+            if not is_complete(Visit.of(visit)):
                 return "the visit was marked incomplete before sending"
         return None
     if trigger in ("invoice_created", "invoice_paid") and trigger_item_id:
         node = client.execute(load_document("reviews/invoice_state"), {"id": trigger_item_id}).get("invoice")
         if not isinstance(node, Mapping):
             return "the invoice was deleted in Jobber before sending"
-        invoice = read_node(Invoice, node)
+        invoice = Invoice.of(node)
         if trigger == "invoice_paid" and not invoice.is_paid:
             return f"the invoice is no longer paid (invoiceStatus {invoice.invoice_status})"
     return None
@@ -124,7 +123,7 @@ def business_timezone(client: JobberClient) -> str | None:
     except Exception as exc:  # noqa: BLE001 - a missing scope must not stop a review request
         log.info("Could not read the Jobber user's time zone: %s", type(exc).__name__)
         return None
-    zone = read_node(User, node).timezone if isinstance(node, Mapping) else None
+    zone = User.of(node).timezone if isinstance(node, Mapping) else None
     return zone or None
 
 

@@ -8,29 +8,14 @@ decide how it looks.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from tasks.jobber.models import Client, Invoice, Job, Quote
 from tasks.store.models import ReviewRequest
 
-M = TypeVar("M", Client, Job, Invoice, Quote)
-
-
-def read(model: type[M], node: Mapping[str, Any] | M) -> M:
-    """A fetched node as its model; a missing id or a value of the wrong type is never fatal to a notification."""
-    return model.read({**node, "id": node.get("id") or ""})[0] if isinstance(node, Mapping) else node
-
-
-def jobber_time_text(moment: datetime | None) -> str | None:
-    """A time as Jobber writes it (``2026-12-01T23:11:31Z``): dedupe keys stay what they were."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
 
 def client_context(node: Mapping[str, Any] | Client) -> dict[str, Any]:
-    client = read(Client, node)
+    client = Client.of(node)
     return {
         "id": client.id,
         "name": client.name or client.company_name or "(no name)",
@@ -60,7 +45,7 @@ def _work_item(item: Job | Invoice | Quote, *, number: int | str | None, status:
 
 
 def job_context(node: Mapping[str, Any] | Job) -> dict[str, Any]:
-    job = read(Job, node)
+    job = Job.of(node)
     address = job.property.address if job.property else None
     return _work_item(job, number=job.job_number, status=job.job_status) | {
         "title": job.title or "(untitled job)",
@@ -72,7 +57,7 @@ def job_context(node: Mapping[str, Any] | Job) -> dict[str, Any]:
 
 
 def invoice_context(node: Mapping[str, Any] | Invoice) -> dict[str, Any]:
-    invoice = read(Invoice, node)
+    invoice = Invoice.of(node)
     amounts = invoice.amounts
     return _work_item(invoice, number=invoice.invoice_number, status=invoice.invoice_status) | {
         "subject": invoice.subject,
@@ -87,7 +72,7 @@ def invoice_context(node: Mapping[str, Any] | Invoice) -> dict[str, Any]:
 
 
 def quote_context(node: Mapping[str, Any] | Quote) -> dict[str, Any]:
-    quote = read(Quote, node)
+    quote = Quote.of(node)
     return _work_item(quote, number=quote.quote_number, status=quote.quote_status) | {
         "title": quote.title or "(untitled quote)",
         "total": quote.amounts.total if quote.amounts else None,

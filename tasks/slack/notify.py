@@ -32,13 +32,13 @@ from sqlalchemy import Engine
 from tasks.jobber.client import JobberClient
 from tasks.jobber.documents import load_document
 from tasks.jobber.models import PaymentRecord
+from tasks.jobber.times import jobber_time_text
 from tasks.settings import Settings, get_settings
 from tasks.slack import outbox
 from tasks.slack.context import (
     client_context,
     invoice_context,
     job_context,
-    jobber_time_text,
     quote_context,
     review_failed_context,
 )

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 REVIEWS = Path(__file__).resolve().parents[2] / "tasks" / "reviews"
-PURE = "tasks.jobber.models"  # the typed reading of Jobber data: pydantic models and parsers, no I/O
+# The typed reading of Jobber data and its time format: pydantic models and parsers, no I/O.
+PURE = ("tasks.jobber.models", "tasks.jobber.times")
 
 
 def _imports(path: Path) -> set[str]:

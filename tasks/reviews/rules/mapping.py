@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from tasks.jobber.models import Client, Invoice, Job, JobberModel, UserName
+from tasks.jobber.models import Client, Invoice, Job, UserName
+from tasks.jobber.times import jobber_time_text
 from tasks.phone import to_e164
 from tasks.reviews.rules.timezones import valid_zone, zone_for_region
 
@@ -90,14 +90,6 @@ class ReviewContext:
         return cls(**values)
 
 
-M = TypeVar("M", bound=JobberModel)
-
-
-def read_node(model: type[M], node: Mapping[str, Any] | M) -> M:
-    """A fetched node as its model: a value of the wrong type is set aside (its field left empty), never fatal."""
-    return model.read({**node, "id": str(node.get("id"))})[0] if isinstance(node, Mapping) else node
-
-
 def _text(value: str | None) -> str | None:
     text = (value or "").strip()
     return text or None
@@ -105,11 +97,6 @@ def _text(value: str | None) -> str | None:
 
 def _region_for_phone(country: str | None) -> str:
     return _COUNTRY_REGIONS.get((country or "").strip().upper(), "US")
-
-
-def _jobber_time(moment: datetime | None) -> str | None:
-    """A time as Jobber writes it (``2026-06-01T15:00:00Z``)."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def technician_first_names(job: Job) -> tuple[str, ...]:
@@ -159,7 +146,7 @@ def context_from_job(
     node: Mapping[str, Any] | Job, *, invoice: Invoice | None = None, fallback_client: Client | None = None
 ) -> ReviewContext:
     """Map a job (the ReviewJobFields fragment), and the invoice that triggered it if any."""
-    job = read_node(Job, node)
+    job = Job.of(node)
     address = job.property.address if job.property else None
     province = _text(address.province) if address else None
     country = _text(address.country) if address else None
@@ -169,7 +156,7 @@ def context_from_job(
         job_number=job.job_number,
         job_title=_text(job.title),
         job_status=_text(job.job_status),
-        job_completed_at=_jobber_time(job.completed_at),
+        job_completed_at=jobber_time_text(job.completed_at),
         job_total=job.total,
         allow_review_request=job.allow_review_request,
         property_address=(address.one_line if address else "") or None,
@@ -188,7 +175,7 @@ def context_from_job(
 def context_from_invoice(node: Mapping[str, Any] | Invoice) -> ReviewContext:
     """Map an invoice (ReviewInvoiceFields): its first job gives the job fields. An invoice without a job is
     keyed on the invoice ("invoice:<id>") so it still gets at most one request."""
-    invoice = read_node(Invoice, node)
+    invoice = Invoice.of(node)
     if invoice.jobs:
         return context_from_job(invoice.jobs[0], invoice=invoice, fallback_client=invoice.client)
     values = _client_fields(invoice.client)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from tasks.jobber.models import Invoice, Job, PaymentRecord, Visit, parse_time
-from tasks.reviews.rules.mapping import ReviewContext, context_from_invoice, context_from_job, read_node
+from tasks.reviews.rules.mapping import ReviewContext, context_from_invoice, context_from_job
 from tasks.reviews.settings import Trigger
 
 TOPICS: dict[str, tuple[str, ...]] = {
@@ -64,7 +64,7 @@ def is_complete(visit: Visit) -> bool:
 def match_job(node: Mapping[str, Any] | Job | None, *, occurred_at: datetime | None) -> TriggerMatch:
     if node is None:
         return no_match("the job no longer exists in Jobber")
-    job = read_node(Job, node)
+    job = Job.of(node)
     if not is_closed(job):
         return no_match(f"job is not closed (jobStatus {job.job_status})")
     return TriggerMatch(
@@ -75,7 +75,7 @@ def match_job(node: Mapping[str, Any] | Job | None, *, occurred_at: datetime | N
 def match_visit(node: Mapping[str, Any] | Visit | None, *, occurred_at: datetime | None) -> TriggerMatch:
     if node is None:
         return no_match("the visit no longer exists in Jobber")
-    visit = read_node(Visit, node)
+    visit = Visit.of(node)
     if not is_complete(visit):
         return no_match("visit is not complete")
     if visit.job is None or not visit.job.id:
@@ -93,7 +93,7 @@ def match_invoice(
 ) -> TriggerMatch:
     if node is None:
         return no_match("the invoice no longer exists in Jobber")
-    invoice = read_node(Invoice, node)
+    invoice = Invoice.of(node)
     if trigger == "invoice_paid" and not invoice.is_paid:
         return no_match(f"invoice is not paid (invoiceStatus {invoice.invoice_status})")
     when = invoice.updated_at if trigger == "invoice_paid" else invoice.created_at
@@ -125,7 +125,7 @@ def match_event(
     invoice_id = item_id
     if topic == "PAYMENT_CREATE":
         payment = fetch("payment", item_id)
-        invoice = read_node(PaymentRecord, payment).invoice if payment is not None else None
+        invoice = PaymentRecord.of(payment).invoice if payment is not None else None
         if invoice is None or not invoice.id:
             return no_match("the payment is not for an invoice (or no longer exists)")
         invoice_id = invoice.id

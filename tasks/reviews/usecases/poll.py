@@ -24,7 +24,6 @@ from tasks.jobber.documents import load_document
 from tasks.jobber.models import Invoice, Job
 from tasks.reviews.decision import Decision
 from tasks.reviews.jobber import account_key_of, business_zone_of
-from tasks.reviews.rules.mapping import read_node
 from tasks.reviews.rules.rendering import Branding
 from tasks.reviews.rules.triggers import match_invoice, match_job, match_visit
 from tasks.reviews.settings import ReviewSettings
@@ -87,7 +86,7 @@ def _candidates(client: JobberClient, settings: ReviewSettings, since: datetime)
     if settings.trigger in ("job_closed", "visit_completed"):
         variables: dict[str, Any] = {"filter": {"status": "archived"}} if settings.trigger == "job_closed" else {}
         for node in client.paginate(load_document("reviews/poll_jobs"), variables, path=["jobs"], page_size=JOB_PAGE):
-            job = read_node(Job, node)
+            job = Job.of(node)
             if job.updated_at is not None and job.updated_at < since:
                 break  # sorted by UPDATED_AT descending: everything after this is older
             if settings.trigger == "job_closed":
@@ -105,7 +104,7 @@ def _candidates(client: JobberClient, settings: ReviewSettings, since: datetime)
     for node in client.paginate(
         load_document("reviews/poll_invoices"), {"filter": invoice_filter}, path=["invoices"], page_size=INVOICE_PAGE
     ):
-        invoice = read_node(Invoice, node)
+        invoice = Invoice.of(node)
         if settings.trigger == "invoice_created" and invoice.created_at is not None and invoice.created_at < since:
             continue
         match = match_invoice(invoice, trigger=settings.trigger, occurred_at=invoice.updated_at)
